@@ -97,3 +97,110 @@ class PodListing:
     namespace: str
     selector: str
     pods: tuple[PodRow, ...] = field(default_factory=tuple)
+
+
+# --- Restart (runbook "Restarting the Rootless Daemon"; handlers/restart.py) -------------------
+
+
+@dataclass(frozen=True)
+class PlannedExec:
+    """One command the restart runs, exactly as it will be sent (what `--dry-run` shows)."""
+
+    key: str
+    title: str
+    container: str
+    argv: tuple[str, ...]
+    timeout: float  # seconds
+    ok_exit_codes: tuple[int, ...] = (0,)
+    note: str = ""
+
+    def pending(self) -> StepResult:
+        return StepResult(key=self.key, title=self.title, container=self.container, argv=self.argv)
+
+
+@dataclass(frozen=True)
+class RestartTarget:
+    """What an approval is bound to: the pod by UID, and its sidecar's restart count when asked."""
+
+    pod: str
+    uid: str
+    restart_count_before: int
+
+
+@dataclass(frozen=True)
+class RestartContext:
+    """What approvers see before saying yes, and what `--dry-run` shows."""
+
+    pod: str
+    namespace: str
+    uid: str
+    workflow: str | None
+    docker_restart_count: int
+    docker_info: StepResult  # current status; a failure here is information, not an error
+    log_tail: str  # last sidecar log lines, redacted
+    log_error: str | None  # why the log tail could not be read, if it could not
+    plan: tuple[PlannedExec, ...]
+
+    @property
+    def target(self) -> RestartTarget:
+        return RestartTarget(self.pod, self.uid, self.docker_restart_count)
+
+    @property
+    def daemon_ok(self) -> bool:
+        return self.docker_info.state is StepState.PASSED
+
+
+class RestartState(enum.StrEnum):
+    READY = "ready"
+    FAILED = "failed"
+    ABORTED = "aborted"  # nothing was run
+
+
+class RestartStage(enum.StrEnum):
+    STOPPING = "stopping the daemon"
+    STARTING = "starting the daemon"
+    WAITING = "waiting for docker info"
+
+
+@dataclass(frozen=True)
+class RestartProgress:
+    """Snapshot passed to ``Progress.update`` while a restart runs."""
+
+    pod: str
+    stage: RestartStage
+    steps: tuple[StepResult, ...]  # stop and start, as far as they ran
+    elapsed: float  # seconds since polling began (0 before)
+    attempts: int  # polls so far
+    timeout: float  # seconds the polling may take
+    last_error: str = ""
+    container_restarted: bool = False
+
+
+@dataclass(frozen=True)
+class Restarted:
+    pod: str
+    namespace: str
+    uid: str
+    state: RestartState
+    reason: str  # one sentence for the user, whatever the state
+    started_at: datetime
+    finished_at: datetime
+    steps: tuple[StepResult, ...] = ()  # stop and start (start is SKIPPED if the container restarted)
+    polls: tuple[StepResult, ...] = ()  # every `docker info` exec, in order
+    attempts: int = 0  # polls, including those that found the container not running
+    ready_after: float | None = None  # seconds from the first poll to success
+    container_restarted: bool = False
+    log_tail: str = ""  # sidecar's last log lines (redacted), collected on failure
+
+    @property
+    def ready(self) -> bool:
+        return self.state is RestartState.READY
+
+    @property
+    def execs(self) -> tuple[StepResult, ...]:
+        """Every command actually sent to the pod, in order (for the audit log)."""
+        return tuple(s for s in self.steps if s.state is not StepState.SKIPPED) + self.polls
+
+    @property
+    def last_docker_info(self) -> str:
+        return self.polls[-1].output if self.polls else ""
