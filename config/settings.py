@@ -194,6 +194,13 @@ class Environment(BaseSettings):
             self.slack_signing_secret is not None or self.slack_app_token is not None
         )
 
+    @property
+    def kubeconfig_available(self) -> bool:
+        """A real cluster is configured: KUBECONFIG, in-cluster, or ~/.kube/config."""
+        if self.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return True
+        return Path(os.path.expanduser("~/.kube/config")).is_file()
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -34,7 +34,9 @@ async def resolve_codex_pod(name: str, *, pods: Pods, policy: Policy, need_runni
     pod = await pods.get(name)
     ns = policy.namespace
     if pod is None:
-        raise NotFound(f"Pod `{name}` was not found in namespace `{ns}`.", hint="List pods with `/codex pods`.")
+        raise NotFound(
+            f"Pod `{name}` was not found in namespace `{ns}`.", hint="List pods with `/codex pods`."
+        )
     if policy.pods.stage_label not in pod.labels:
         raise NotFound(
             f"Pod `{name}` is not a Codex workflow pod (no `{policy.pods.stage_label}` label).",

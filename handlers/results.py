@@ -64,8 +64,14 @@ class Validation:
         return self.finished and all(s.state in (StepState.PASSED,) for s in self.steps)
 
     @property
+    def failed_steps(self) -> tuple[StepResult, ...]:
+        return tuple(s for s in self.steps if s.state.bad)
+
+    @property
     def failed_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.state.bad), None)
+        """The step to act on: `docker info` when it failed (the daemon's health), else the first failure."""
+        failed = self.failed_steps
+        return next((s for s in failed if s.key == "docker-info"), failed[0] if failed else None)
 
     @property
     def suggestion(self) -> str | None:

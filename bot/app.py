@@ -1,0 +1,96 @@
+"""The composition root: the only place that builds clients and wires them together."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import Access
+from bot.adapters.github import GithubIssueTracker, GithubPullRequests
+from bot.adapters.kubernetes import KubeCluster
+from bot.adapters.slack import SlackSurface, make_client
+from bot.approvals import GroupDirectory
+from bot.audit import AuditingPodExec
+from bot.deps import Deps
+from bot.metrics import Metrics
+from bot.routes import register
+from bot.store import Store
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Long-lived clients; ``close`` releases them in reverse order."""
+
+    deps: Deps
+    kube: KubeCluster
+    store: Store
+    executor: ThreadPoolExecutor
+    background: list[Any] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        self.kube.close()
+        await self.store.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def open_runtime(settings: Settings, *, kube: KubeCluster | None = None) -> Runtime:
+    """Connect to the cluster, the store and GitHub. Raises CodexError with a hint on failure."""
+    env, policy = settings.env, settings.policy
+    # Sized for the fleet check: every in-flight exec holds a thread of the sync client.
+    pool = max(16, policy.fleet.concurrency + 8)
+    executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="codex-io")
+    store = await Store.open(env.resolved_database_url())
+    if kube is None:
+        kube = await KubeCluster.connect(
+            policy.namespace, env.kubeconfig, pool_size=pool, api_timeout=policy.timeouts.api
+        )
+    issues = pulls = None
+    if env.github_token is not None:
+        token = env.github_token.get_secret_value()
+        issues = GithubIssueTracker(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api)
+        pulls = GithubPullRequests(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api)
+    groups = GroupDirectory(ttl_seconds=policy.approvals.group_cache_seconds)
+    deps = Deps(
+        settings=settings,
+        pods=kube.pods,
+        exec=AuditingPodExec(kube.exec, store),
+        logs=kube.logs,
+        objects=kube.objects,
+        store=store,
+        access=Access(policy, groups),
+        metrics=Metrics.create(),
+        issues=issues,
+        pulls=pulls,
+        extras={"groups": groups, "leases": kube.leases},
+    )
+    return Runtime(deps=deps, kube=kube, store=store, executor=executor)
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    token = settings.env.slack_bot_token
+    return make_client(token.get_secret_value() if token else "", settings.env.slack_api_url)
+
+
+def build_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> tuple[AsyncApp, SlackSurface]:
+    """A Bolt app for HTTP or Socket Mode. No module-level app: tests build their own."""
+    secret = settings.env.slack_signing_secret
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret.get_secret_value() if secret else None,
+        # Socket Mode has no signatures to check; HTTP mode must have a secret (checked by the CLI).
+        request_verification_enabled=secret is not None,
+        ignoring_self_events_enabled=True,
+    )
+    surface = SlackSurface(client, timeout=settings.policy.timeouts.api * 2)
+    register(app, deps, surface)
+    return app, surface

@@ -1,0 +1,34 @@
+"""Posting results as one idempotent GitHub comment, and saying in the thread how it went."""
+
+from __future__ import annotations
+
+from bot.flows.registry import Invocation
+from bot.render.markdown import validation_comment
+from bot.surface import Message, MessageRef
+from handlers.errors import ExternalError
+from handlers.issue_ref import parse_issue_ref
+from handlers.results import Validation
+
+
+async def upsert_issue_comment(inv: Invocation, thread: MessageRef, marker: str, body: str) -> str | None:
+    """Create or update the marked comment; problems are told in the thread, never raised."""
+    deps = inv.deps
+    assert inv.command.issue is not None
+    ref = parse_issue_ref(inv.command.issue, default_repo=deps.policy.github.default_repo)
+    if deps.issues is None:
+        await inv.surface.post(thread.channel, Message(
+            text=f":warning: Not commented on {ref}: GITHUB_TOKEN is not set for the bot."), thread=thread)
+        return None
+    try:
+        url = await deps.issues.upsert_comment(ref.repo, ref.number, marker, body)
+    except ExternalError as e:
+        await inv.surface.post(thread.channel, Message(text=f":warning: GitHub: {e.for_user()}"), thread=thread)
+        return None
+    await inv.surface.post(thread.channel, Message(text=f":memo: Posted to <{url}|{ref}>."), thread=thread)
+    return url
+
+
+async def publish_validation(inv: Invocation, v: Validation, parent: MessageRef) -> None:
+    marker = inv.deps.policy.github.progress_marker
+    link = await inv.surface.permalink(parent)
+    await upsert_issue_comment(inv, parent, marker, validation_comment(v, marker=marker, permalink=link))

@@ -1,0 +1,73 @@
+"""`codex-bot serve`: HTTP mode on $PORT, or Socket Mode when SLACK_APP_TOKEN is set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.app import build_app, open_runtime, slack_client
+from bot.flows.registry import BACKGROUND
+from bot.server import Readiness, build_web_app
+from config.settings import Settings
+from handlers.errors import CodexError
+
+log = logging.getLogger(__name__)
+
+
+def _missing(settings: Settings) -> str | None:
+    env = settings.env
+    if env.slack_bot_token is None:
+        return "SLACK_BOT_TOKEN is not set"
+    if env.slack_app_token is None and env.slack_signing_secret is None:
+        return "SLACK_SIGNING_SECRET is not set (needed for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
+    return None
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(settings: Settings) -> int:
+    problem = _missing(settings)
+    if problem:
+        print(f"codex-bot serve: {problem}. Without Slack, try `codex-bot shell --sandbox`.", file=sys.stderr)
+        return 2
+    try:
+        runtime = await open_runtime(settings)
+    except CodexError as e:
+        print(f"codex-bot serve: {e.for_user()}", file=sys.stderr)
+        return 1
+    client = slack_client(settings)
+    app, surface = build_app(settings, runtime.deps, client)
+    readiness = Readiness({"slack": client.auth_test, "kubernetes": runtime.kube.ping})
+    runner = web.AppRunner(build_web_app(app, readiness, runtime.deps.metrics))
+    await runner.setup()
+    await web.TCPSite(runner, host="0.0.0.0", port=settings.env.port).start()  # noqa: S104 - in a pod
+    runtime.background = [asyncio.create_task(job(runtime.deps, surface), name=name)
+                          for name, job in BACKGROUND.items()]
+    socket_mode = None
+    if settings.env.slack_app_token is not None:
+        socket_mode = AsyncSocketModeHandler(app, settings.env.slack_app_token.get_secret_value())
+        await socket_mode.connect_async()
+        log.info("Socket Mode connected; health and metrics on :%d", settings.env.port)
+    else:
+        log.info("HTTP mode: POST /slack/events on :%d", settings.env.port)
+    try:
+        await _until_stopped()
+    finally:
+        if socket_mode is not None:
+            await socket_mode.close_async()
+        await runner.cleanup()
+        await runtime.close()
+    return 0

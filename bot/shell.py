@@ -1,0 +1,188 @@
+"""Terminal chat: type `/codex …` as in Slack. With --sandbox it runs against a simulated cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import Runtime, open_runtime
+from bot.commands import parse
+from bot.flows import dispatch, dispatch_action
+from bot.flows.registry import ActionInvocation, Invocation, Reply, error_message
+from bot.sandbox.cluster import FakeCluster
+from bot.sandbox.kube_server import FakeKubeServer
+from bot.surface import Message
+from bot.terminal import TerminalSurface
+from config.settings import Environment, Policy, Settings
+from handlers.errors import CodexError, UsageError
+
+SANDBOX_CHANNEL = "C0SANDBOX"
+SANDBOX_USER = "U0ONCALL"
+SANDBOX_APPROVER = "U0APPROVER"
+
+SHELL_HELP = f"""Type commands as in Slack: /codex help, /codex pods, /codex validate <pod> …
+  /as <user-id>            act as another Slack user (approvers: {SANDBOX_APPROVER})
+  /click <action> <value>  press a button shown in a message
+  /sandbox pods | break <pod> | heal <pod>   change the simulated cluster
+  /quit                    leave"""
+
+
+@dataclass
+class Session:
+    runtime: Runtime
+    surface: TerminalSurface
+    out: TextIO
+    channel: str
+    user: str
+    cluster: FakeCluster | None = None
+
+
+def sandbox_policy(policy: Policy) -> Policy:
+    """Fill what a sandbox needs (an incident channel, an approver) where the config left it empty."""
+    slack = policy.slack.model_copy(update={
+        "incident_channel": policy.slack.incident_channel or "C0INCIDENT",
+        "oncall_group": policy.slack.oncall_group or "S0ONCALL",
+    })
+    approvals = policy.approvals
+    if approvals.approvers.unrestricted:
+        approvers = approvals.approvers.model_copy(update={"users": [SANDBOX_APPROVER]})
+        approvals = approvals.model_copy(update={"approvers": approvers})
+    return policy.model_copy(update={"slack": slack, "approvals": approvals})
+
+
+@contextlib.asynccontextmanager
+async def _sandbox(settings: Settings) -> AsyncIterator[tuple[Settings, FakeCluster]]:
+    cluster = FakeCluster.sandbox(namespace=settings.policy.namespace)
+    with tempfile.TemporaryDirectory(prefix="codex-sandbox-") as tmp:
+        async with FakeKubeServer(cluster) as server:
+            kubeconfig = Path(tmp) / "kubeconfig"
+            server.write_kubeconfig(kubeconfig)
+            env = Environment.model_validate({
+                **settings.env.model_dump(), "kubeconfig": str(kubeconfig), "state_dir": tmp,
+                "database_url": None,
+            })
+            yield Settings(env=env, policy=sandbox_policy(settings.policy)), cluster
+
+
+@contextlib.asynccontextmanager
+async def session(settings: Settings, *, sandbox: bool, out: TextIO) -> AsyncIterator[Session]:
+    async with contextlib.AsyncExitStack() as stack:
+        cluster = None
+        if sandbox:
+            settings, cluster = await stack.enter_async_context(_sandbox(settings))
+        runtime = await open_runtime(settings)
+        stack.push_async_callback(runtime.close)
+        files = Path(settings.env.state_dir) / "files"
+        surface = TerminalSurface(out, files_dir=files, groups={})
+        yield Session(runtime, surface, out, SANDBOX_CHANNEL, SANDBOX_USER, cluster)
+
+
+def _reply(s: Session) -> Reply:
+    async def reply(message: Message) -> None:
+        await s.surface.ephemeral(s.channel, s.user, message)
+
+    return reply
+
+
+async def run_line(s: Session, line: str) -> str:
+    """One line of input; returns the outcome (ok, failed, an error name, or quit)."""
+    line = line.strip()
+    if not line:
+        return "ok"
+    if line in ("/quit", "/exit", "quit", "exit"):
+        return "quit"
+    if line in ("/help", "help?"):
+        print(SHELL_HELP, file=s.out)
+        return "ok"
+    try:
+        if line.startswith("/as "):
+            s.user = line.split(maxsplit=1)[1].strip()
+            print(f"now acting as {s.user}", file=s.out)
+            return "ok"
+        if line.startswith("/click "):
+            return await _click(s, line)
+        if line.startswith("/sandbox"):
+            return _sandbox_command(s, line)
+        text = line.removeprefix(s.runtime.deps.policy.slack.command).strip()
+        inv = Invocation(command=parse(text), user=s.user, channel=s.channel, surface=s.surface,
+                         deps=s.runtime.deps, reply=_reply(s))
+        return await dispatch(inv)
+    except CodexError as e:
+        message, outcome = error_message(e)
+        print(message.plain, file=s.out)
+        return outcome
+
+
+async def _click(s: Session, line: str) -> str:
+    parts = line.split(maxsplit=2)
+    if len(parts) < 2:
+        raise UsageError("Usage: /click <action> <value>")
+    act = ActionInvocation(action_id=parts[1], value=parts[2] if len(parts) > 2 else "", user=s.user,
+                           channel=s.channel, message=None, surface=s.surface, deps=s.runtime.deps,
+                           reply=_reply(s))
+    return await dispatch_action(act)
+
+
+def _sandbox_command(s: Session, line: str) -> str:
+    if s.cluster is None:
+        raise UsageError("/sandbox works only in the sandbox (codex-bot shell --sandbox).")
+    words = shlex.split(line)[1:]
+    if words[:1] == ["break"] and len(words) == 2:
+        s.cluster.break_daemon(words[1])
+        print(f"sandbox: the Docker daemon in {words[1]} is now down", file=s.out)
+    elif words[:1] == ["heal"] and len(words) == 2:
+        s.cluster.heal_daemon(words[1])
+        print(f"sandbox: the Docker daemon in {words[1]} is up again", file=s.out)
+    else:
+        names = ", ".join(sorted(s.cluster.pod_names()))
+        print(f"sandbox pods: {names}\n/sandbox break <pod> | heal <pod>", file=s.out)
+    return "ok"
+
+
+async def run_shell(settings: Settings, *, sandbox: bool, stdin: TextIO | None = None,
+                    out: TextIO | None = None) -> int:
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    async with session(settings, sandbox=sandbox, out=out) as s:
+        where = "the sandbox cluster" if sandbox else f"namespace {settings.policy.namespace}"
+        print(f"codex-bot shell on {where}, as {s.user}. /help for shell commands, /codex help for verbs.",
+              file=out)
+        if s.cluster is not None:
+            print("sandbox pods: " + ", ".join(sorted(s.cluster.pod_names())), file=out)
+        interactive = stdin.isatty()
+        while True:
+            if interactive:
+                print(f"{s.user}> ", end="", file=out, flush=True)
+            line = await asyncio.to_thread(stdin.readline)
+            if not line:
+                break
+            if not interactive:
+                print(f"{s.user}> {line.rstrip()}", file=out)
+            if await run_line(s, line) == "quit":
+                break
+    return 0
+
+
+async def one_shot(settings: Settings, text: str, *, sandbox: bool) -> int:
+    """`codex-bot validate <pod>`: one command, printed; exit 0 pass, 1 fail, 2 usage."""
+    try:
+        parse(text)
+    except UsageError as e:
+        print(f"error: {e.for_user()}", file=sys.stderr)
+        return 2
+    try:
+        async with session(settings, sandbox=sandbox, out=sys.stdout) as s:
+            outcome = await run_line(s, text)
+    except CodexError as e:
+        print(f"error: {e.for_user()}", file=sys.stderr)
+        if not settings.env.kubeconfig_available:
+            print("No cluster is configured (KUBECONFIG); add --sandbox to try the simulated one.",
+                  file=sys.stderr)
+        return 1
+    return {"ok": 0, "UsageError": 2}.get(outcome, 1)
