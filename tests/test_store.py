@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -269,8 +271,9 @@ async def test_replicas_starting_together_migrate_once(empty_database_url: str) 
 
 
 async def test_migrations_create_exactly_the_schema_the_queries_use(store: Store) -> None:
-    def diff(connection: object) -> list[object]:
-        return compare_metadata(MigrationContext.configure(connection), metadata)  # type: ignore[arg-type]
+    def diff(connection: sa.Connection) -> list[Any]:
+        found: list[Any] = compare_metadata(MigrationContext.configure(connection), metadata)
+        return found
 
     async with store._engine.connect() as conn:
         assert await conn.run_sync(diff) == []
