@@ -282,6 +282,7 @@ async def test_migrations_create_exactly_the_schema_the_queries_use(store: Store
 def test_database_urls_are_given_the_async_driver() -> None:
     assert normalize_url("postgres://u:p@db:5432/bot").drivername == "postgresql+asyncpg"
     assert normalize_url("postgresql://u@db/bot").drivername == "postgresql+asyncpg"
+    assert dict(normalize_url("postgres://u@db/bot?sslmode=require").query) == {"ssl": "require"}
     assert normalize_url("sqlite:////var/lib/bot.db").drivername == "sqlite+aiosqlite"
     with pytest.raises(ValueError, match="unsupported"):
         normalize_url("mysql://u@db/bot")

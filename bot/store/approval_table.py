@@ -93,6 +93,9 @@ class ApprovalRows(StoreBase):
             "payload": dict(payload or {}),
             "expiry_reported": False,
         }
+        return await self._insert_approval(key, values, at)
+
+    async def _insert_approval(self, key: str, values: dict[str, Any], at: datetime) -> Approval:
         for _ in range(_CREATE_ATTEMPTS):
             stmt = (
                 self._insert(approvals)

@@ -28,6 +28,11 @@ def normalize_url(url: str) -> URL:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        # libpq spelling, common in hosted DATABASE_URLs; asyncpg takes the same modes as ``ssl``.
+        parsed = parsed.difference_update_query(["sslmode"]).update_query_dict(
+            {"ssl": parsed.query["sslmode"]}
+        )
     elif parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     if parsed.drivername not in ("postgresql+asyncpg", "sqlite+aiosqlite"):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.approval_table import ApprovalRows
 from bot.store.base import Clock
@@ -49,7 +50,7 @@ class Store(ApprovalRows):
         store.stale_after = timedelta(seconds=stale_after_seconds)
         return store
 
-    def __init__(self, engine: Any, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         super().__init__(engine, clock)
         self._next_prune: datetime | None = None
 
