@@ -1,0 +1,71 @@
+"""GitHub adapters (PyGithub): idempotent issue comments, and pull requests for rollback.
+
+``GithubIssueTracker`` implements ``handlers.ports.IssueTracker``. ``GithubPullRequests``
+lives in github_pr.py and is re-exported here. Both run PyGithub on the given executor and
+raise ``ExternalError(service="github")`` with a sentence and a hint (see github_client.py).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from typing import Any
+
+from bot.adapters.github_client import GithubClient, Target
+from bot.adapters.github_pr import GithubPullRequests, PullRequestRef
+from handlers.errors import ExternalError
+from handlers.issue_ref import is_repo
+from handlers.redact import redact
+
+__all__ = ["COMMENT_LIMIT", "GithubIssueTracker", "GithubPullRequests", "PullRequestRef", "marker_tag"]
+
+COMMENT_LIMIT = 65_536  # GitHub's maximum issue/PR comment body, in characters
+
+
+def marker_tag(marker: str) -> str:
+    """The hidden HTML comment that identifies the bot's comment: ``<!-- marker -->``."""
+    if not marker or "--" in marker or ">" in marker or "\n" in marker:
+        raise ValueError(f"comment marker {marker!r} cannot sit inside an HTML comment")
+    return f"<!-- {marker} -->"
+
+
+class GithubIssueTracker:
+    """``upsert_comment`` creates the bot's comment on an issue, or edits the one carrying the marker."""
+
+    def __init__(
+        self, token: str, base_url: str, *, executor: Executor, timeout: float, **options: Any
+    ) -> None:
+        """``options``: max_rate_limit_wait (s, default 10), retries (2), seconds_between_requests (0.25),
+        seconds_between_writes (1.0; GitHub asks for ≥1 s between writes), deadline (s per call)."""
+        self._client = GithubClient(token, base_url, executor=executor, timeout=timeout, **options)
+
+    async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> str:
+        """Returns the comment's html_url. The body is redacted; the marker is prepended unless the
+        body already carries it. Over 65,536 characters raises ExternalError before sending anything."""
+        target = Target(f"issue {repo}#{number}", repo, "Issues: write")
+        if not is_repo(repo) or number < 1:
+            raise ExternalError(
+                f"`{repo}#{number}` is not a GitHub issue", service="github", hint="use owner/repo#N"
+            )
+        tag = marker_tag(marker)
+        text = redact(body)
+        if tag not in text:
+            text = f"{tag}\n{text}"
+        if len(text) > COMMENT_LIMIT:
+            raise ExternalError(
+                f"the comment for {target.what} is {len(text):,} characters; "
+                f"GitHub accepts at most {COMMENT_LIMIT:,}",
+                service="github",
+                status=422,
+                hint="nothing was posted; the full output is in the Slack thread "
+                "(this is a bug in the bot's trimming)",
+            )
+        return await self._client.run(target, self._upsert, repo, number, tag, text)
+
+    def _upsert(self, repo: str, number: int, tag: str, text: str) -> str:
+        issue = self._client.gh.get_repo(repo).get_issue(number)
+        for comment in issue.get_comments():
+            if tag in (comment.body or ""):
+                if comment.body != text:
+                    comment.edit(text)
+                return str(comment.html_url)
+        return str(issue.create_comment(text).html_url)
