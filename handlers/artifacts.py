@@ -87,7 +87,8 @@ class Artifact:
     @property
     def size_bytes(self) -> int:
         """Size of what is kept (what gets attached)."""
-        return len(self.content.encode("utf-8", "replace"))
+        text = self.content
+        return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
 
 
 @dataclass(frozen=True)
