@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from github import Auth, Github, GithubException, GithubRetry, RateLimitExceededExceedsMaxWait
 from urllib3.response import HTTPResponse
 
@@ -102,7 +103,7 @@ class GithubClient:
             return await asyncio.wait_for(future, self.deadline)
         except TimeoutError:
             raise ExternalError(
-                f"GitHub did not finish the request on {target.what} within {self.deadline:.0f} s",
+                f"GitHub did not finish the request on {target.what} within {self.deadline:g} s",
                 service="github",
                 hint="GitHub may be slow or rate limiting the bot; try again in a few minutes",
             ) from None
@@ -112,18 +113,24 @@ class GithubClient:
             return fn(*args)
         except GithubException as e:
             raise github_error(e, target, self.max_rate_limit_wait) from e
-        except requests.Timeout as e:
-            raise ExternalError(
-                f"GitHub did not answer within {self.timeout:.0f} s ({target.what})",
+        except requests.RequestException as e:
+            raise self._unreachable(e, target) from e
+
+    def _unreachable(self, e: requests.RequestException, target: Target) -> ExternalError:
+        reason = getattr(e.args[0], "reason", None) if e.args else None
+        if isinstance(e, requests.Timeout) or isinstance(
+            reason, TimeoutError | urllib3.exceptions.TimeoutError
+        ):
+            return ExternalError(
+                f"GitHub did not answer within {self.timeout:g} s ({target.what})",
                 service="github",
                 hint="try again; if it keeps happening check GitHub's status page " + STATUS_PAGE,
-            ) from e
-        except requests.RequestException as e:
-            raise ExternalError(
-                f"could not reach GitHub at {self.base_url}",
-                service="github",
-                hint=f"check GITHUB_API_URL and the network from the bot ({type(e).__name__})",
-            ) from e
+            )
+        return ExternalError(
+            f"could not reach GitHub at {self.base_url}",
+            service="github",
+            hint=f"check GITHUB_API_URL and the network from the bot ({type(e).__name__})",
+        )
 
 
 def github_error(e: GithubException, target: Target, max_wait: float) -> ExternalError:

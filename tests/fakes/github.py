@@ -53,6 +53,7 @@ class _Injected:
     body: dict[str, Any]
     headers: dict[str, str]
     remaining: int | None
+    delay: float = 0.0  # > 0: answer normally, only this much later
 
 
 class FakeGithub(Routes):
@@ -69,7 +70,7 @@ class FakeGithub(Routes):
     async def start(self) -> FakeGithub:
         app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
         self.add_routes(app.router)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.base = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
@@ -159,6 +160,10 @@ class FakeGithub(Routes):
         )
         self.fail(method, path, status, message, times=times, headers=headers)
 
+    def stall(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+        """Answer matching requests normally but only after ``seconds`` (a slow GitHub)."""
+        self._injected.append(_Injected(method.upper(), path, 0, {}, {}, times, seconds))
+
     def clear_failures(self) -> None:
         self._injected.clear()
 
@@ -225,7 +230,9 @@ class FakeGithub(Routes):
         if auth.split(" ", 1)[-1] != self.token:
             return web.json_response({"message": "Bad credentials", "status": "401"}, status=401)
         injected = self._take_injected(request.method, request.path)
-        if injected:
+        if injected and injected.delay:
+            await asyncio.sleep(injected.delay)
+        elif injected:
             return web.json_response(injected.body, status=injected.status, headers=injected.headers)
         repo = self.repos.get(f"{request.match_info.get('owner')}/{request.match_info.get('repo')}")
         if request.method != "GET" and repo is not None and not repo.writable:
