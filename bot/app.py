@@ -14,7 +14,7 @@ from bot.access import Access
 from bot.adapters.github import GithubIssueTracker, GithubPullRequests
 from bot.adapters.kubernetes import KubeCluster
 from bot.adapters.slack import SlackSurface, make_client
-from bot.approvals import GroupDirectory
+from bot.approvals import Approvers, GroupMembers
 from bot.audit import AuditingPodExec
 from bot.deps import Deps
 from bot.metrics import Metrics
@@ -43,8 +43,12 @@ class Runtime:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-async def open_runtime(settings: Settings, *, kube: KubeCluster | None = None) -> Runtime:
-    """Connect to the cluster, the store and GitHub. Raises CodexError with a hint on failure."""
+async def open_runtime(
+    settings: Settings, *, group_members: GroupMembers, kube: KubeCluster | None = None
+) -> Runtime:
+    """Connect to the cluster, the store and GitHub. Raises CodexError with a hint on failure.
+
+    ``group_members`` looks up a Slack user group (the Slack surface, or the shell's table)."""
     env, policy = settings.env, settings.policy
     # Sized for the fleet check: every in-flight exec holds a thread of the sync client.
     pool = max(16, policy.fleet.concurrency + 8)
@@ -59,7 +63,7 @@ async def open_runtime(settings: Settings, *, kube: KubeCluster | None = None) -
         token = env.github_token.get_secret_value()
         issues = GithubIssueTracker(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api)
         pulls = GithubPullRequests(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api)
-    groups = GroupDirectory(ttl_seconds=policy.approvals.group_cache_seconds)
+    approvers = Approvers(policy.approvals, group_members)
     deps = Deps(
         settings=settings,
         pods=kube.pods,
@@ -67,11 +71,12 @@ async def open_runtime(settings: Settings, *, kube: KubeCluster | None = None) -
         logs=kube.logs,
         objects=kube.objects,
         store=store,
-        access=Access(policy, groups),
+        access=Access(policy, approvers),
+        approvers=approvers,
         metrics=Metrics.create(),
         issues=issues,
         pulls=pulls,
-        extras={"groups": groups, "leases": kube.leases},
+        extras={"leases": kube.leases},
     )
     return Runtime(deps=deps, kube=kube, store=store, executor=executor)
 
@@ -81,16 +86,19 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     return make_client(token.get_secret_value() if token else "", settings.env.slack_api_url)
 
 
-def build_app(settings: Settings, deps: Deps, client: AsyncWebClient) -> tuple[AsyncApp, SlackSurface]:
+def slack_surface(settings: Settings, client: AsyncWebClient | None = None) -> SlackSurface:
+    return SlackSurface(client or slack_client(settings), timeout=settings.policy.timeouts.api * 2)
+
+
+def build_app(settings: Settings, deps: Deps, surface: SlackSurface) -> AsyncApp:
     """A Bolt app for HTTP or Socket Mode. No module-level app: tests build their own."""
     secret = settings.env.slack_signing_secret
     app = AsyncApp(
-        client=client,
+        client=surface.client,
         signing_secret=secret.get_secret_value() if secret else None,
         # Socket Mode has no signatures to check; HTTP mode must have a secret (checked by the CLI).
         request_verification_enabled=secret is not None,
         ignoring_self_events_enabled=True,
     )
-    surface = SlackSurface(client, timeout=settings.policy.timeouts.api * 2)
     register(app, deps, surface)
-    return app, surface
+    return app

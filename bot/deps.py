@@ -14,6 +14,7 @@ from handlers.ports import ClusterObjects, IssueTracker, PodExec, PodLogs, Pods
 
 if TYPE_CHECKING:
     from bot.access import Access
+    from bot.approvals import Approvers
     from bot.flows.registry import Invocation
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Deps:
     objects: ClusterObjects
     store: Store
     access: Access
+    approvers: Approvers
     metrics: Metrics
     issues: IssueTracker | None = None
     pulls: Any = None  # GithubPullRequests, for rollback --mode pull-request

@@ -11,7 +11,7 @@ import sys
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.app import build_app, open_runtime, slack_client
+from bot.app import build_app, open_runtime, slack_surface
 from bot.flows.registry import BACKGROUND
 from bot.server import Readiness, build_web_app
 from config.settings import Settings
@@ -43,14 +43,14 @@ async def serve(settings: Settings) -> int:
     if problem:
         print(f"codex-bot serve: {problem}. Without Slack, try `codex-bot shell --sandbox`.", file=sys.stderr)
         return 2
+    surface = slack_surface(settings)
     try:
-        runtime = await open_runtime(settings)
+        runtime = await open_runtime(settings, group_members=surface.group_members)
     except CodexError as e:
         print(f"codex-bot serve: {e.for_user()}", file=sys.stderr)
         return 1
-    client = slack_client(settings)
-    app, surface = build_app(settings, runtime.deps, client)
-    readiness = Readiness({"slack": client.auth_test, "kubernetes": runtime.kube.ping})
+    app = build_app(settings, runtime.deps, surface)
+    readiness = Readiness({"slack": surface.client.auth_test, "kubernetes": runtime.kube.ping})
     runner = web.AppRunner(build_web_app(app, readiness, runtime.deps.metrics))
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.env.port).start()  # noqa: S104 - in a pod

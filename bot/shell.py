@@ -77,10 +77,10 @@ async def session(settings: Settings, *, sandbox: bool, out: TextIO) -> AsyncIte
         cluster = None
         if sandbox:
             settings, cluster = await stack.enter_async_context(_sandbox(settings))
-        runtime = await open_runtime(settings)
-        stack.push_async_callback(runtime.close)
         files = Path(settings.env.state_dir) / "files"
         surface = TerminalSurface(out, files_dir=files, groups={})
+        runtime = await open_runtime(settings, group_members=surface.group_members)
+        stack.push_async_callback(runtime.close)
         yield Session(runtime, surface, out, SANDBOX_CHANNEL, SANDBOX_USER, cluster)
 
 

@@ -6,6 +6,7 @@ fakes or the fake servers. Every method is bounded by a timeout in the adapter.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,7 +86,7 @@ class Pods(Protocol):
 
     async def list(self, selector: str) -> list[PodInfo]: ...
 
-    async def events(self, name: str) -> list[PodEvent]:
+    async def events(self, name: str) -> builtins.list[PodEvent]:
         """Recent Events whose involvedObject is this pod."""
         ...
 

@@ -38,7 +38,7 @@ async def dispatch(inv: Invocation) -> str:
         fn = FLOWS.get(verb)
         if fn is None:
             raise UsageError(f"`{verb}` is not available in this version.", hint="See `/codex help`.")
-        await inv.deps.access.check(verb.value, user=inv.user, channel=inv.channel, surface=inv.surface)
+        await inv.deps.access.check(verb.value, user=inv.user, channel=inv.channel)
         return await fn(inv)
 
     try:
