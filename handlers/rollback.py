@@ -91,6 +91,43 @@ class RollbackPlan:
     def empty(self) -> bool:
         return not self.changes
 
+    def to_payload(self) -> dict[str, Any]:
+        """JSON for the approval: what is approved is exactly what gets applied, at these versions."""
+        changes = [
+            {
+                "name": c.name,
+                "resource_version": c.resource_version,
+                "original": c.original,
+                "edited_spec": c.edited_spec,
+                "removed": list(c.removed),
+                "diff": c.diff,
+                "warnings": list(c.warnings),
+            }
+            for c in self.changes
+        ]
+        return {
+            "namespace": self.namespace,
+            "selector": self.selector,
+            "changes": changes,
+            "unchanged": list(self.unchanged),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> RollbackPlan:
+        changes = tuple(
+            TemplateChange(
+                name=c["name"],
+                resource_version=c["resource_version"],
+                original=c["original"],
+                edited_spec=c["edited_spec"],
+                removed=tuple(c["removed"]),
+                diff=c["diff"],
+                warnings=tuple(c.get("warnings", ())),
+            )
+            for c in payload["changes"]
+        )
+        return cls(payload["namespace"], payload["selector"], changes, tuple(payload.get("unchanged", ())))
+
 
 @dataclass(frozen=True, eq=False)
 class RollbackApplied:

@@ -13,6 +13,7 @@ from handlers.errors import ClusterError
 from handlers.rollback import (
     Capture,
     CaptureRequired,
+    RollbackPlan,
     apply_rollback,
     ensure_captured,
     plan_rollback,
@@ -99,7 +100,8 @@ async def test_apply_patches_exactly_the_docker_bits_conditionally_and_undo_rest
 
 async def test_a_template_changed_since_the_plan_is_reported_and_nothing_more_is_applied() -> None:
     objects = cluster()
-    plan = await plan_rollback(objects, POLICY)
+    approved = json.loads(json.dumps((await plan_rollback(objects, POLICY)).to_payload()))
+    plan = RollbackPlan.from_payload(approved)  # as stored with the approval request
     await objects.patch("workflowtemplates", "codex-a", {"spec": {"entrypoint": "other"}})  # someone else
     objects.writes.clear()
 
