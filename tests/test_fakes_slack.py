@@ -76,6 +76,23 @@ async def test_files_upload_v2_lands_in_the_thread(slack: FakeSlack, client: Asy
     assert order[-3:] == ["files.getUploadURLExternal", "upload", "files.completeUploadExternal"]
 
 
+async def test_several_files_in_one_upload_share_one_message(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel="C1", text="bundle")
+    uploads: list[dict[str, Any]] = [
+        {"filename": "du.txt", "content": "12G\t/var/lib/docker\n", "title": "Volume usage"},
+        {"filename": "workflow.log", "content": b"pod-a: hello\n", "title": "Workflow logs"},
+    ]
+    await client.files_upload_v2(file_uploads=uploads, channel="C1", thread_ts=parent["ts"])
+    files = slack.files("C1", thread_ts=parent["ts"])
+    assert [(f.title, f.content) for f in files] == [
+        ("Volume usage", b"12G\t/var/lib/docker\n"),
+        ("Workflow logs", b"pod-a: hello\n"),
+    ]
+    assert [len(m.files) for m in slack.thread("C1", parent["ts"])] == [0, 2]
+
+
 async def test_upload_step_failure_surfaces(slack: FakeSlack, client: AsyncWebClient) -> None:
     slack.fail("upload", times=1)
     with pytest.raises(Exception, match="Failed to upload a file"):
@@ -169,6 +186,32 @@ async def test_response_url_posts_are_recorded(slack: FakeSlack) -> None:
     assert [r.text for r in slack.responses("cmd-1")] == ["working on it"]
 
 
+async def test_bound_response_url_replies_ephemerally_in_channel_or_replaces(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    approval = await client.chat_postMessage(channel="C1", text="approve restart?")
+    command = AsyncWebhookClient(slack.response_url("cmd", channel="C1", user="U1"))
+    await command.send(text="only for you")
+    await command.send(text="for everyone", response_type="in_channel")
+    click = AsyncWebhookClient(slack.response_url("act", channel="C1", user="U2", message_ts=approval["ts"]))
+    await click.send(text="approved by U2")
+    assert [e.text for e in slack.ephemerals(user="U1")] == ["only for you"]
+    assert [m.text for m in slack.messages("C1")] == ["approved by U2", "for everyone"]
+    await click.send(text="", delete_original=True)
+    assert [m.text for m in slack.messages("C1")] == ["for everyone"]
+
+
+async def test_messages_people_wrote_can_be_replied_to(slack: FakeSlack, client: AsyncWebClient) -> None:
+    human = slack.post_as("U1", "C1", "the build is stuck")
+    await client.chat_postMessage(channel="C1", thread_ts=human.ts, text="looking")
+    with pytest.raises(SlackApiError, match="thread_not_found"):
+        await client.chat_postMessage(channel="C1", thread_ts="1.000000", text="lost")
+    assert [(m.user, m.text) for m in slack.thread("C1", human.ts)] == [
+        ("U1", "the build is stuck"),
+        ("U0BOT", "looking"),
+    ]
+
+
 async def test_wait_for_wakes_on_a_request_and_times_out_clearly(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
@@ -242,9 +285,10 @@ async def test_bolt_app_receives_command_click_and_modal(slack: FakeSlack) -> No
         )
 
     @app.action("restart.approve")
-    async def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_click(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
         got["click"] = (body["user"]["id"], action["value"], body["container"]["message_ts"])
+        await respond(text=f"approved by <@{body['user']['id']}>", replace_original=True)
 
     @app.view("deny")
     async def on_submit(ack: Any, view: dict[str, Any]) -> None:
@@ -262,9 +306,11 @@ async def test_bolt_app_receives_command_click_and_modal(slack: FakeSlack) -> No
             reply = await driver.command("restart p1", channel_id="C0OPS")
             assert reply.status == 200
             [msg] = await slack.wait_for(lambda: slack.messages("C0OPS"))
-            [said] = await slack.wait_for(lambda: slack.responses())
-            assert said.text == "on it" and reply.response_url == slack.response_url(said.name)
+            [said] = await slack.wait_for(lambda: slack.ephemerals(user="U0USER"))
+            assert said.text == "on it" and said.channel == "C0OPS"
             assert (await driver.click(msg, "restart.approve", user_id="U0APPROVER")).status == 200
+            await slack.wait_for(lambda: msg.edits == 1)
+            assert msg.visible_text == "approved by <@U0APPROVER>" and msg.blocks == []
             sub = await driver.view_submission(
                 "deny", {"reason": {"text": "not now"}}, private_metadata="ref-7"
             )

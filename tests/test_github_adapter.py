@@ -20,7 +20,11 @@ from tests.fakes.github import FakeGithub
 REPO, GITOPS = "acme/widgets", "acme/gitops"
 MARKER = "codex-bot:diagnostics:codex-pod-1"
 TAG = f"<!-- {MARKER} -->"
-FAST = {"seconds_between_requests": 0, "seconds_between_writes": 0, "max_rate_limit_wait": 3.0}
+FAST: dict[str, Any] = {
+    "seconds_between_requests": 0,
+    "seconds_between_writes": 0,
+    "max_rate_limit_wait": 3.0,
+}
 TEMPLATES = {
     "argo/workflowtemplates/build.yaml": "kind: WorkflowTemplate\nmetadata: {name: build}\n",
     "argo/workflowtemplates/test.yaml": "kind: WorkflowTemplate\nmetadata: {name: test}\n",

@@ -55,6 +55,7 @@ class FakeSlack(SlackWorkspace):
         self.unknown_methods: list[str] = []
         self._calls: list[Call] = []
         self._responses: list[ResponsePost] = []
+        self._bindings: dict[str, tuple[str, str, str | None]] = {}
         self._injected: list[_Injected] = []
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
@@ -93,10 +94,19 @@ class FakeSlack(SlackWorkspace):
             raise RuntimeError("FakeSlack is not started")
         return f"{self.root}api/"
 
-    def response_url(self, name: str) -> str:
-        """A ``response_url`` on this fake; JSON POSTed to it shows up in ``responses(name)``."""
+    def response_url(
+        self, name: str, *, channel: str | None = None, user: str | None = None, message_ts: str | None = None
+    ) -> str:
+        """A ``response_url`` on this fake; JSON POSTed to it shows up in ``responses(name)``.
+
+        Bound to ``channel``/``user`` (and the clicked message), a POST also acts as on Slack:
+        ``delete_original`` deletes and ``replace_original`` (default for a clicked message, as
+        on Slack) replaces that message; otherwise ``response_type: in_channel`` posts to the
+        channel and anything else is an ephemeral reply to ``user``."""
         if not self.root:
             raise RuntimeError("FakeSlack is not started")
+        if channel:
+            self._bindings[name] = (channel, user or "", message_ts)
         return f"{self.root}response/{name}"
 
     # ---- failure injection ---------------------------------------------------------------
@@ -206,6 +216,8 @@ class FakeSlack(SlackWorkspace):
         except ValueError:
             body = {"text": await request.text()}
         self._responses.append(ResponsePost(name, body))
+        if name in self._bindings and isinstance(body, dict):
+            self.apply_response(*self._bindings[name], body)
         await self._record(Call("response_url", {"name": name, **body}, 200, "ok"))
         return web.Response(text="ok")
 

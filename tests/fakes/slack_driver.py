@@ -18,7 +18,7 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, TypedDict, Unpack, cast
@@ -26,6 +26,16 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
+
+from tests.fakes.slack_payloads import (
+    Team,
+    block_actions,
+    button,
+    command_fields,
+    find_button,
+    modal,
+    view_submission,
+)
 
 FORM = "application/x-www-form-urlencoded"
 STALE_SECONDS = 10 * 60  # beyond Slack's 5-minute window
@@ -60,6 +70,12 @@ class ViewLike(Protocol):
     view: dict[str, Any]
 
 
+class ResponseUrls(Protocol):
+    """Hands out a ``response_url`` bound to where the request came from (``FakeSlack.response_url``)."""
+
+    def __call__(self, name: str, *, channel: str, user: str, message_ts: str | None) -> str: ...
+
+
 @dataclass(frozen=True)
 class DriverResponse:
     status: int
@@ -86,13 +102,13 @@ class SlackDriver:
         team_id: str = "T0001",
         team_domain: str = "fake",
         api_app_id: str = "A0CODEX",
-        response_urls: Callable[[str], str] | None = None,
+        response_urls: ResponseUrls | None = None,
         timeout: float = 10.0,
     ) -> None:
         path = urlsplit(bot_url).path
         self.url = bot_url.rstrip("/") + "/slack/events" if path in ("", "/") else bot_url
         self.signing_secret = signing_secret
-        self.team_id, self.team_domain, self.api_app_id = team_id, team_domain, api_app_id
+        self.team = Team(team_id, team_domain, api_app_id)
         self._response_urls = response_urls
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -124,22 +140,16 @@ class SlackDriver:
         **opts: Unpack[Delivery],
     ) -> DriverResponse:
         """A slash command ``/codex <text>`` typed by ``user_id`` in ``channel_id``."""
-        trigger_id, response_url, signing = self._ids("command", opts)
-        fields = {
-            "token": "fake-verification-token",
-            "team_id": self.team_id,
-            "team_domain": self.team_domain,
-            "channel_id": channel_id,
-            "channel_name": channel_name,
-            "user_id": user_id,
-            "user_name": user_name,
-            "command": command,
-            "text": text,
-            "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": trigger_id,
-        }
+        trigger_id, response_url, signing = self._ids("command", opts, channel_id, user_id, None)
+        fields = command_fields(
+            self.team,
+            (user_id, user_name),
+            (channel_id, channel_name),
+            command=command,
+            text=text,
+            response_url=response_url,
+            trigger_id=trigger_id,
+        )
         return await self.send(urlencode(fields), trigger_id=trigger_id, response_url=response_url, **signing)
 
     async def action(
@@ -158,39 +168,20 @@ class SlackDriver:
         **opts: Unpack[Delivery],
     ) -> DriverResponse:
         """A ``block_actions`` button click on ``message`` (API message JSON with at least ``ts``)."""
-        trigger_id, response_url, signing = self._ids("action", opts)
         message = dict(message or {"type": "message", "ts": f"{int(time.time())}.000100", "text": ""})
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": self.team_id},
-            "api_app_id": self.api_app_id,
-            "token": "fake-verification-token",
-            "container": {
-                "type": "message",
-                "message_ts": message["ts"],
-                "channel_id": channel_id,
-                "is_ephemeral": is_ephemeral,
-            },
-            "trigger_id": trigger_id,
-            "team": {"id": self.team_id, "domain": self.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": channel_id, "name": channel_id.lower()},
-            "state": {"values": dict(state_values or {})},
-            "response_url": response_url,
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "text": {"type": "plain_text", "text": button_text or action_id, "emoji": True},
-                    "value": value,
-                    "type": "button",
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        if not is_ephemeral:
-            payload["message"] = message
+        original = None if is_ephemeral else str(message["ts"])
+        trigger_id, response_url, signing = self._ids("action", opts, channel_id, user_id, original)
+        payload = block_actions(
+            self.team,
+            self.team.user(user_id, user_name),
+            channel_id,
+            message,
+            button(action_id, value, block_id, button_text),
+            trigger_id=trigger_id,
+            response_url=response_url,
+            is_ephemeral=is_ephemeral,
+            state_values=state_values,
+        )
         body = urlencode({"payload": json.dumps(payload)})
         return await self.send(body, trigger_id=trigger_id, response_url=response_url, **signing)
 
@@ -198,7 +189,7 @@ class SlackDriver:
         self, message: MessageLike, action_id: str, *, user_id: str = "U0USER", **opts: Unpack[Delivery]
     ) -> DriverResponse:
         """Click the button ``action_id`` that ``message`` (e.g. from ``FakeSlack.messages()``) shows."""
-        block_id, button = _find_button(message.blocks, action_id)
+        block_id, element = find_button(message.blocks, action_id)
         api_message: dict[str, Any] = {
             "type": "message",
             "ts": message.ts,
@@ -208,15 +199,14 @@ class SlackDriver:
         }
         if message.thread_ts:
             api_message["thread_ts"] = message.thread_ts
-        text = button.get("text", {}).get("text", "")
         return await self.action(
             action_id,
-            str(button.get("value", "")),
+            str(element.get("value", "")),
             user_id=user_id,
             channel_id=message.channel,
             message=api_message,
             block_id=block_id,
-            button_text=text,
+            button_text=str(element.get("text", {}).get("text", "")),
             **opts,
         )
 
@@ -233,40 +223,11 @@ class SlackDriver:
         **opts: Unpack[Delivery],
     ) -> DriverResponse:
         """Submit a modal. ``values``: {block_id: {action_id: "typed text" | element state dict}}."""
-        trigger_id, _, signing = self._ids("view", opts)
-        state = {
-            block: {
-                action: ({"type": "plain_text_input", "value": v} if isinstance(v, str) else dict(v))
-                for action, v in actions.items()
-            }
-            for block, actions in values.items()
-        }
-        view = {
-            "id": view_id,
-            "team_id": self.team_id,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "blocks": blocks or [],
-            "state": {"values": state},
-            "hash": secrets.token_hex(8),
-            "title": {"type": "plain_text", "text": "Codex"},
-            "root_view_id": view_id,
-            "app_id": self.api_app_id,
-            "bot_id": "B0BOT",
-        }
-        payload = {
-            "type": "view_submission",
-            "team": {"id": self.team_id, "domain": self.team_domain},
-            "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": self.team_id},
-            "api_app_id": self.api_app_id,
-            "token": "fake-verification-token",
-            "trigger_id": trigger_id,
-            "view": view,
-            "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
-        }
+        trigger_id, _, signing = self._ids("view", opts, "", user_id, None)
+        view = modal(
+            self.team, callback_id, values, view_id=view_id, private_metadata=private_metadata, blocks=blocks
+        )
+        payload = view_submission(self.team, self.team.user(user_id, user_name), view, trigger_id)
         return await self.send(urlencode({"payload": json.dumps(payload)}), trigger_id=trigger_id, **signing)
 
     async def submit(
@@ -323,25 +284,22 @@ class SlackDriver:
         elapsed = time.perf_counter() - started
         return DriverResponse(resp.status, text, elapsed, dict(resp.headers), trigger_id, response_url, body)
 
-    def _ids(self, kind: str, opts: Delivery) -> tuple[str, str, Signing]:
+    def _ids(
+        self, kind: str, opts: Delivery, channel: str, user: str, message_ts: str | None
+    ) -> tuple[str, str, Signing]:
         n = next(self._seq)
         signing = cast(Signing, {k: v for k, v in opts.items() if k not in ("trigger_id", "response_url")})
         trigger_id = opts.get("trigger_id", f"{n}.{int(time.time())}.{secrets.token_hex(8)}")
-        default_url = f"https://hooks.slack.com/{kind}s/{self.team_id}/{n}/{secrets.token_hex(6)}"
-        if self._response_urls is not None:
-            default_url = self._response_urls(f"{kind}-{n}")
-        return trigger_id, opts.get("response_url", default_url), signing
-
-
-def _find_button(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]]:
-    buttons = [
-        (str(block.get("block_id", "")), element)
-        for block in blocks
-        for element in [*(block.get("elements") or []), block.get("accessory") or {}]
-        if isinstance(element, dict) and element.get("action_id")
-    ]
-    for block_id, element in buttons:
-        if element["action_id"] == action_id:
-            return block_id, element
-    shown = [element["action_id"] for _, element in buttons]
-    raise AssertionError(f"no button {action_id!r} in the message; it shows {shown}")
+        if "response_url" in opts:
+            return trigger_id, opts["response_url"], signing
+        if self._response_urls is None:
+            return (
+                trigger_id,
+                f"https://hooks.slack.com/{kind}s/{self.team.team_id}/{n}/{secrets.token_hex(6)}",
+                signing,
+            )
+        return (
+            trigger_id,
+            self._response_urls(f"{kind}-{n}", channel=channel, user=user, message_ts=message_ts),
+            signing,
+        )

@@ -74,6 +74,13 @@ class SlackWorkspace:
     def add_channel(self, channel_id: str, name: str) -> None:
         self._channels[channel_id] = name
 
+    def post_as(self, user: str, channel: str, text: str, thread_ts: str | None = None) -> Message:
+        """A message a person wrote (for threads the bot replies in)."""
+        msg = Message(channel, self._next_ts(), text, [], thread_ts, user, bot_id="")
+        msg.versions.append({"text": text, "blocks": []})
+        self._messages.append(msg)
+        return msg
+
     # ---- inspection ----------------------------------------------------------------------
     def messages(self, channel: str | None = None, *, include_deleted: bool = False) -> list[Message]:
         """Every message (top level and replies) in posting order."""
@@ -287,6 +294,26 @@ class SlackWorkspace:
         for channel in channels:
             self._share(channel, done, thread_ts, str(params.get("initial_comment") or ""))
         return {"files": [{"id": f.id, "title": f.title, "name": f.filename} for f in done]}
+
+    def apply_response(self, channel: str, user: str, message_ts: str | None, body: dict[str, Any]) -> None:
+        """What a POST to a bound response_url does to what users see."""
+        text, blocks = str(body.get("text") or ""), list(body.get("blocks") or [])
+        original = self.message(channel, message_ts) if message_ts else None
+        if original is not None and body.get("delete_original"):
+            original.deleted = True
+        elif original is not None and body.get("replace_original") is not False:
+            original.text, original.blocks = text, blocks
+            original.versions.append({"text": text, "blocks": blocks})
+        elif body.get("response_type") == "in_channel":
+            msg = Message(
+                channel, self._next_ts(), text, blocks, body.get("thread_ts"), self.bot_user_id, self.bot_id
+            )
+            msg.versions.append({"text": text, "blocks": blocks})
+            self._messages.append(msg)
+        else:
+            self._ephemerals.append(
+                Ephemeral(channel, user, text, blocks, self._next_ts(), body.get("thread_ts"))
+            )
 
     def _share(self, channel: str, files: list[SlackFile], thread_ts: str | None, comment: str) -> None:
         msg = Message(channel, self._next_ts(), comment, [], thread_ts, self.bot_user_id, self.bot_id)
