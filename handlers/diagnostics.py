@@ -125,8 +125,8 @@ async def _pod_status(spec: _Spec, ctx: _Ctx) -> Artifact:
     return spec.artifact(ArtifactStatus.OK, content=text, notes=notes, source_bytes=len(text.encode()))
 
 
-def _from_capture(spec: _Spec, capture: LogCapture, error: str | None, notes: list[str]) -> Artifact:
-    got = capture.finish()
+async def _from_capture(spec: _Spec, capture: LogCapture, error: str | None, notes: list[str]) -> Artifact:
+    got = await asyncio.to_thread(capture.finish)  # redacting ~cap bytes takes seconds of CPU
     return spec.artifact(
         ArtifactStatus.FAILED if error else ArtifactStatus.OK,
         content=got.text,
@@ -153,7 +153,7 @@ async def _daemon_logs(spec: _Spec, ctx: _Ctx) -> Artifact:
         error = redact(e.message)
     except TimeoutError:
         error = f"The log stream stalled for {ctx.policy.timeouts.api:g}s; kept what arrived."
-    return _from_capture(spec, capture, error, [])
+    return await _from_capture(spec, capture, error, [])
 
 
 async def _workflow_logs(spec: _Spec, ctx: _Ctx) -> Artifact:
@@ -170,7 +170,7 @@ async def _workflow_logs(spec: _Spec, ctx: _Ctx) -> Artifact:
     if streamed == 0 and not problems:
         raise Unavailable(f"Workflow `{wf}` has no started pods.")
     error = "No pod's log could be read." if streamed == 0 else None
-    return _from_capture(spec, capture, error, [redact(p) for p in problems])
+    return await _from_capture(spec, capture, error, [redact(p) for p in problems])
 
 
 async def _volume(spec: _Spec, ctx: _Ctx) -> Artifact:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from handlers.artifacts import Cut
 from handlers.redact import MASK, redact
 
-_PEM_MARK = re.compile(rb"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY-----")
-_PEM_END_TEXT = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----[^\n]*\n?")
-_PEM_NEEDLE = b"PRIVATE KEY-----"
+_PEM_MARK = re.compile(rb"-----(BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_END_TEXT = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[^\n]*\n?")
+_PEM_NEEDLE = b"PRIVATE KEY"
 _CARRY = 80  # longer than any PEM marker, so one split across chunks is still seen
 
 

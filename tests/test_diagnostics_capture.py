@@ -101,15 +101,16 @@ def test_a_token_split_across_chunks_is_still_redacted() -> None:
     assert "login with [REDACTED]" in text
 
 
-def _pem(body_lines: int) -> bytes:
+def _pem(body_lines: int, kind: bytes = b"RSA PRIVATE KEY") -> bytes:
     body = b"".join(
         b"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC%04d\n" % i for i in range(body_lines)
     )
-    return b"-----BEGIN RSA PRIVATE KEY-----\n" + body + b"-----END RSA PRIVATE KEY-----\n"
+    return b"-----BEGIN " + kind + b"-----\n" + body + b"-----END " + kind + b"-----\n"
 
 
-def test_private_key_whose_begin_was_cut_is_masked_in_the_tail() -> None:
-    data = numbered(2000) + _pem(400) + b"after the key\n"  # key body straddles the cut and the tail
+@pytest.mark.parametrize("kind", [b"RSA PRIVATE KEY", b"OPENSSH PRIVATE KEY", b"PGP PRIVATE KEY BLOCK"])
+def test_private_key_whose_begin_was_cut_is_masked_in_the_tail(kind: bytes) -> None:
+    data = numbered(2000) + _pem(400, kind) + b"after the key\n"  # key body straddles the cut and the tail
     text, _ = capture(data, 20_000, chunk=1000)
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC" not in text
     assert text.endswith("[REDACTED] -----END PRIVATE KEY-----\nafter the key\n")
