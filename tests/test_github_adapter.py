@@ -166,6 +166,7 @@ async def test_token_without_write_rights(github: FakeGithub, tracker: GithubIss
 
 
 async def test_bad_token(github: FakeGithub, executor: ThreadPoolExecutor) -> None:
+    github.require_token("ghp_the_right_one")
     stranger = GithubIssueTracker("ghp_wrong", github.url, executor=executor, timeout=5, **FAST)
     error, _ = await refused(stranger)
     assert error.status == 401 and "Bad credentials" in error.message and "GITHUB_TOKEN" in (error.hint or "")

@@ -3,7 +3,8 @@
 Base URL has **no path prefix**: ``Github(base_url=fake.url)`` with ``fake.url ==
 "http://127.0.0.1:P"``, the way ``https://api.github.com`` looks, so every URL the fake returns
 passes PyGithub's ``__assertUrlAllowed`` (protocols §4.2). Auth is ``Authorization: token T``
-(``Bearer`` accepted too); a wrong token gets 401 "Bad credentials".
+(``Bearer`` accepted too). Any non-empty token is accepted unless one is required
+(``FakeGithub(token=...)`` or ``require_token``); then another gets 401 "Bad credentials".
 
 Serves (protocols §4): repo, issue, issue comments (create/list with Link pagination/get/
 edit/delete, 422 over 65,536 characters), refs, branches, contents (get file or directory,
@@ -57,9 +58,10 @@ class _Injected:
 
 
 class FakeGithub(Routes):
-    def __init__(self, *, token: str = "ghp_faketoken", user: str = "codex-bot[bot]") -> None:
+    def __init__(self, *, token: str | None = None, user: str = "codex-bot[bot]") -> None:
         super().__init__(user=user)
-        self.token = token
+        self.required_token = token
+        self.token = token or "ghp_faketoken"  # a token clients can use
         self.requests: list[GhRequest] = []
         self.unknown: list[str] = []
         self._injected: list[_Injected] = []
@@ -135,6 +137,10 @@ class FakeGithub(Routes):
             "status": str(status),
         }
         self._injected.append(_Injected(method.upper(), path, status, body, dict(headers or {}), times))
+
+    def require_token(self, token: str) -> None:
+        """From now on only ``token`` is accepted (e.g. after the bot's token was revoked)."""
+        self.required_token = self.token = token
 
     def deny_writes(self, repo: str) -> None:
         """The token can read ``repo`` but not write (a GitHub App without Issues/Contents: write)."""
@@ -227,7 +233,8 @@ class FakeGithub(Routes):
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]], body: Any
     ) -> web.StreamResponse:
         auth = request.headers.get("Authorization", "")
-        if auth.split(" ", 1)[-1] != self.token:
+        given = auth.split(" ", 1)[-1].strip() if " " in auth else ""
+        if not given or (self.required_token is not None and given != self.required_token):
             return web.json_response({"message": "Bad credentials", "status": "401"}, status=401)
         injected = self._take_injected(request.method, request.path)
         if injected and injected.delay:
