@@ -137,6 +137,9 @@ class FakeCluster(RecordsMixin, InjectionMixin):
         except KeyError:
             raise KeyError(f"no pod {name!r} in the fake cluster") from None
 
+    def pod_names(self) -> list[str]:
+        return list(self.pods)
+
     def touch(self, name: str) -> None:
         """Record a change to a pod made directly on its FakePod (bumps its resourceVersion)."""
         self.pod(name).resource_version = self._next_rv()
@@ -213,6 +216,12 @@ class FakeCluster(RecordsMixin, InjectionMixin):
             daemon.never_starts = never_starts
         if restart_on_kill is not None:
             daemon.restart_on_kill = restart_on_kill
+
+    def heal_daemon(self, name: str) -> None:
+        """The daemon answers again, at once (a sandbox shortcut for a successful restart)."""
+        daemon = self.pod(name).daemon
+        daemon.process, daemon.ready_at, daemon.announce_pending = True, time.monotonic(), False
+        self.log(name, "docker", *txt.daemon_start_lines(), *txt.daemon_ready_lines())
 
     def daemon_up(self, name: str) -> bool:
         self.settle()

@@ -15,6 +15,10 @@ from bot.sandbox.selectors import field_matcher, label_matcher
 if TYPE_CHECKING:
     from bot.sandbox.cluster import FakeCluster
 
+BODY: web.RequestKey[Any] = web.RequestKey(
+    "body", object
+)  # the parsed JSON body of a write, set by the server's middleware
+
 VERSION = {
     "major": "1",
     "minor": "31",
@@ -182,7 +186,7 @@ class KubeRoutes:
             )
             return web.json_response(self._list(f"{rtype.kind}List", rtype.api_version, items))
         if request.method == "POST":
-            return web.json_response(self.cluster.objects.create(rtype, ns, request["body"]), status=201)
+            return web.json_response(self.cluster.objects.create(rtype, ns, request[BODY]), status=201)
         raise st.ApiError(
             405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
         )
@@ -193,9 +197,9 @@ class KubeRoutes:
         if request.method == "GET":
             return web.json_response(store.get(rtype, ns, name))
         if request.method == "PUT":
-            return web.json_response(store.replace(rtype, ns, name, request["body"]))
+            return web.json_response(store.replace(rtype, ns, name, request[BODY]))
         if request.method == "PATCH":
-            return web.json_response(store.patch(rtype, ns, name, request["body"], request.content_type))
+            return web.json_response(store.patch(rtype, ns, name, request[BODY], request.content_type))
         if request.method == "DELETE":
             return web.json_response(store.delete(rtype, ns, name))
         raise st.ApiError(

@@ -17,7 +17,7 @@ from bot.sandbox import kube_status as st
 from bot.sandbox.cluster import FakeCluster
 from bot.sandbox.injection import Fault
 from bot.sandbox.kube_exec import handle_exec
-from bot.sandbox.kube_routes import KubeRoutes
+from bot.sandbox.kube_routes import BODY, KubeRoutes
 from bot.sandbox.request_info import ApiRequest, RequestInfo, resolve
 
 WRITE_METHODS = ("POST", "PUT", "PATCH")
@@ -45,6 +45,11 @@ class FakeKubeServer:
         if self._runner is None:
             raise RuntimeError("the fake API server is not started")
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def open_execs(self) -> int:
+        """Exec WebSockets still open (a client that gave up should bring this back to 0)."""
+        return len(self._active)
 
     async def start(self) -> FakeKubeServer:
         runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
@@ -116,7 +121,7 @@ class FakeKubeServer:
                 body = json.loads(await request.read() or b"null")
             except ValueError:
                 return _error(st.bad_request("the body of the request was in an unknown format"))
-        request["body"] = body
+        request[BODY] = body
         self.cluster.requests.append(
             ApiRequest(request.method, request.path, request.query_string, info, body=body)
         )

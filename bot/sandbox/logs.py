@@ -55,28 +55,41 @@ class GeneratedLog:
             rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(GENERATED_LINE_BYTES)
         )
 
+    def line(self, index: int) -> str:
+        """Line ``index`` without timestamp, newline included."""
+        head = f'level=info msg="synthetic line {index:010d}" seed={self.seed} pad='
+        length = GENERATED_LINE_BYTES
+        if index == self.count - 1:
+            length = self.size_bytes - (self.count - 1) * GENERATED_LINE_BYTES
+        return (head + self._filler())[: max(length - 1, 0)] + "\n"
+
     def chunks(self, first: int, last: int, *, timestamps: bool) -> Iterator[bytes]:
-        filler, final_len = self._filler(), self.size_bytes - (self.count - 1) * GENERATED_LINE_BYTES
-        cached_second, prefix = -1, ""
-        batch: list[str] = []
-        size = 0
-        for i in range(first, last):
-            head = f'level=info msg="synthetic line {i:010d}" seed={self.seed} pad='
-            length = final_len if i == self.count - 1 else GENERATED_LINE_BYTES
-            line = (head + filler)[: max(length - 1, 0)] + "\n"
-            if timestamps:
-                ns = self.ts_ns(i)
-                second, frac = divmod(ns, 1_000_000_000)
-                if second != cached_second:
-                    cached_second, prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-                line = f"{prefix}.{frac:09d}Z {line}"
-            batch.append(line)
-            size += len(line)
-            if size >= CHUNK_BYTES:
-                yield "".join(batch).encode()
-                batch, size = [], 0
-        if batch:
-            yield "".join(batch).encode()
+        """Lines [first, last) in chunks of about CHUNK_BYTES, built a chunk at a time."""
+        head = f'level=info msg="synthetic line %010d" seed={self.seed} pad='
+        pad = self._filler()[: max(GENERATED_LINE_BYTES - 1 - len(head % 0), 0)]
+        plain = (head + pad + "\n").encode()
+        stamped = b"%s.%09dZ " + plain
+        base, span, denom = self.start_ns, self.end_ns - self.start_ns, max(self.count - 1, 1)
+        per = max(CHUNK_BYTES // GENERATED_LINE_BYTES, 1)
+        cached, prefix = -1, b""
+        for start in range(first, last, per):
+            stop = min(start + per, last)
+            if not timestamps:
+                lines = [plain % i for i in range(start, stop)]
+            else:
+                lines = []
+                for i in range(start, stop):
+                    second, frac = divmod(base + span * i // denom, 1_000_000_000)
+                    if second != cached:
+                        cached, prefix = (
+                            second,
+                            time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode(),
+                        )
+                    lines.append(stamped % (prefix, frac, i))
+            if stop == self.count:  # the last line is cut so the size is exact
+                cut = self.line(self.count - 1).encode()
+                lines[-1] = lines[-1][: len(lines[-1]) - GENERATED_LINE_BYTES] + cut
+            yield b"".join(lines)
 
 
 @dataclass
