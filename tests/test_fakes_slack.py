@@ -167,6 +167,9 @@ async def test_lookups_permalink_delete_and_modal(slack: FakeSlack, client: Asyn
     slack.add_user("U1", "alice", real_name="Alice A")
     assert (await client.usergroups_users_list(usergroup="S0SRE"))["users"] == ["U1", "U2"]
     assert (await client.users_info(user="U1"))["user"]["real_name"] == "Alice A"
+    assert (await client.users_info(user="U0OTHER"))["user"]["id"] == "U0OTHER"
+    with pytest.raises(SlackApiError, match="user_not_found"):
+        await client.users_info(user="B0BOT")
     with pytest.raises(SlackApiError, match="no_such_subteam"):
         await client.usergroups_users_list(usergroup="S0NOPE")
     posted = await client.chat_postMessage(channel="C1", text="x")

@@ -69,6 +69,7 @@ class SlackWorkspace:
         self._groups[group_id] = list(members)
 
     def add_user(self, user_id: str, name: str, *, real_name: str | None = None, **profile: Any) -> None:
+        """Details for users.info; other U…/W… ids get a minimal user named after the id."""
         self._users[user_id] = {"name": name, "real_name": real_name or name, "profile": profile}
 
     def add_channel(self, channel_id: str, name: str) -> None:
@@ -219,9 +220,9 @@ class SlackWorkspace:
 
     def _user_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user = _need(params, "user", "user_not_found")
-        if user not in self._users:
+        if user not in self._users and not user.startswith(("U", "W")):
             raise ApiFailure("user_not_found")
-        info = self._users[user]
+        info = self._users.get(user) or {"name": user.lower(), "real_name": user, "profile": {}}
         profile = {"real_name": info["real_name"], "display_name": info["name"], **info["profile"]}
         return {
             "user": {"id": user, "name": info["name"], "real_name": info["real_name"], "profile": profile}
