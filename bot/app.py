@@ -61,8 +61,12 @@ async def open_runtime(
     issues = pulls = None
     if env.github_token is not None:
         token = env.github_token.get_secret_value()
-        issues = GithubIssueTracker(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api)
-        pulls = GithubPullRequests(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api)
+        pace = {"seconds_between_writes": policy.github.seconds_between_writes,
+                "seconds_between_requests": min(0.25, policy.github.seconds_between_writes)}
+        issues = GithubIssueTracker(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api,
+                                    **pace)
+        pulls = GithubPullRequests(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api,
+                                   **pace)
     approvers = Approvers(policy.approvals, group_members)
     deps = Deps(
         settings=settings,

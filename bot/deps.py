@@ -10,7 +10,7 @@ from bot.metrics import Metrics
 from bot.store import Store
 from bot.store.models import AuditEntry
 from config.settings import Policy, Settings
-from handlers.ports import ClusterObjects, IssueTracker, PodExec, PodLogs, Pods
+from handlers.ports import ClusterObjects, IssueTracker, PodExec, PodLogs, Pods, PullRequests
 
 if TYPE_CHECKING:
     from bot.access import Access
@@ -32,7 +32,7 @@ class Deps:
     approvers: Approvers
     metrics: Metrics
     issues: IssueTracker | None = None
-    pulls: Any = None  # GithubPullRequests, for rollback --mode pull-request
+    pulls: PullRequests | None = None  # for rollback --mode pull-request
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -48,8 +48,13 @@ class Deps:
         detail = " ".join(x for x in (c.reason or "", f"issue={c.issue}" if c.issue else "") if x)
         try:
             await self.store.record(
-                AuditEntry(user=inv.user, verb=c.verb.value, pod=c.pod, duration=duration,
-                           detail=f"{outcome}{': ' + detail if detail else ''}")
+                AuditEntry(
+                    user=inv.user,
+                    verb=c.verb.value,
+                    pod=c.pod,
+                    duration=duration,
+                    detail=f"{outcome}{': ' + detail if detail else ''}",
+                )
             )
         except Exception:
             log.exception("could not write the audit row for a command")

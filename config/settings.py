@@ -95,6 +95,9 @@ class GithubPolicy(_Section):
     progress_marker: str = Field(
         "codex-bot:progress", description="hidden marker of the issue's progress comment"
     )
+    seconds_between_writes: float = Field(
+        1.0, ge=0, description="pause between GitHub writes (GitHub's secondary-rate-limit advice)"
+    )
 
 
 class WatcherPolicy(_Section):

@@ -124,6 +124,22 @@ class IssueTracker(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PullRequestRef:
+    number: int
+    url: str  # html_url, for people
+
+
+class PullRequests(Protocol):
+    """A GitOps repository: read template files, propose a change as a pull request."""
+
+    async def read_files(self, repo: str, ref: str, folder: str) -> dict[str, str]: ...
+
+    async def open_pull_request(
+        self, repo: str, base: str, branch: str, files: Mapping[str, str], title: str, body: str
+    ) -> PullRequestRef: ...
+
+
 class Progress(Protocol):
     """Live progress of a long operation (one Slack message, a terminal line, …)."""
 

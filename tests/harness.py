@@ -41,9 +41,18 @@ def policy_for_tests(**overrides: Any) -> Policy:
     base: dict[str, Any] = {
         "slack": {"incident_channel": INCIDENT_CHANNEL, "oncall_group": "S0ONCALL"},
         "approvals": {"approvers": {"users": [APPROVER], "groups": [SRE_GROUP]}, "ttl_seconds": 900},
-        "github": {"default_repo": "acme/widgets"},
-        "timeouts": {"env": 5, "docker_version": 5, "docker_info": 5, "hello_world": 5, "build": 10,
-                     "api": 5, "restart_ready": 5, "restart_poll_interval": 0.05, "diagnostics_exec": 5},
+        "github": {"default_repo": "acme/widgets", "seconds_between_writes": 0},
+        "timeouts": {
+            "env": 5,
+            "docker_version": 5,
+            "docker_info": 5,
+            "hello_world": 5,
+            "build": 10,
+            "api": 5,
+            "restart_ready": 5,
+            "restart_poll_interval": 0.05,
+            "diagnostics_exec": 5,
+        },
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -81,7 +90,9 @@ class World:
         self.runtime = await open_runtime(self.settings, group_members=surface.group_members)
         app = build_app(self.settings, self.runtime.deps, surface)
         readiness = Readiness({"slack": surface.client.auth_test, "kubernetes": self.runtime.kube.ping})
-        self._runner = web.AppRunner(build_web_app(app, readiness, self.runtime.deps.metrics), access_log=None)
+        self._runner = web.AppRunner(
+            build_web_app(app, readiness, self.runtime.deps.metrics), access_log=None
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -89,7 +100,9 @@ class World:
         self.url = f"http://127.0.0.1:{port}"
         self.driver = SlackDriver(self.url, SIGNING_SECRET, response_urls=self.slack.response_url)
         if background:
-            self._tasks = [asyncio.create_task(job(self.runtime.deps, surface)) for job in BACKGROUND.values()]
+            self._tasks = [
+                asyncio.create_task(job(self.runtime.deps, surface)) for job in BACKGROUND.values()
+            ]
 
     async def stop_bot(self) -> None:
         """Like the process ending: in-flight work is cut, clients are closed."""
@@ -111,21 +124,39 @@ class World:
 
 @contextlib.asynccontextmanager
 async def world(
-    tmp: Path, *, policy: Policy | None = None, cluster: FakeCluster | None = None,
-    database_url: str | None = None, start: bool = True, background: bool = False,
+    tmp: Path,
+    *,
+    policy: Policy | None = None,
+    cluster: FakeCluster | None = None,
+    database_url: str | None = None,
+    start: bool = True,
+    background: bool = False,
 ) -> AsyncIterator[World]:
     cluster = cluster or FakeCluster.sandbox()
     async with FakeKubeServer(cluster) as kube, FakeSlack(token=BOT_TOKEN) as slack, FakeGithub() as github:
         kubeconfig = tmp / "kubeconfig"
         kube.write_kubeconfig(kubeconfig)
-        env = Environment.model_validate({
-            "slack_bot_token": BOT_TOKEN, "slack_signing_secret": SIGNING_SECRET, "slack_api_url": slack.url,
-            "github_token": GITHUB_TOKEN, "github_api_url": github.url, "kubeconfig": str(kubeconfig),
-            "state_dir": str(tmp / "state"), "database_url": database_url,
-        })
+        env = Environment.model_validate(
+            {
+                "slack_bot_token": BOT_TOKEN,
+                "slack_signing_secret": SIGNING_SECRET,
+                "slack_api_url": slack.url,
+                "github_token": GITHUB_TOKEN,
+                "github_api_url": github.url,
+                "kubeconfig": str(kubeconfig),
+                "state_dir": str(tmp / "state"),
+                "database_url": database_url,
+            }
+        )
         slack.set_group(SRE_GROUP, [APPROVER, "U0SRE2"])
-        w = World(cluster=cluster, kube=kube, slack=slack, github=github,
-                  settings=Settings(env=env, policy=policy or policy_for_tests()), tmp=tmp)
+        w = World(
+            cluster=cluster,
+            kube=kube,
+            slack=slack,
+            github=github,
+            settings=Settings(env=env, policy=policy or policy_for_tests()),
+            tmp=tmp,
+        )
         try:
             if start:
                 await w.start_bot(background=background)

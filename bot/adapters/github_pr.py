@@ -15,16 +15,11 @@ from github.Repository import Repository
 
 from bot.adapters.github_client import GithubClient, Target
 from handlers.errors import Conflict, ExternalError
+from handlers.ports import PullRequestRef
 from handlers.redact import redact
 
 log = logging.getLogger(__name__)
 WRITE = "Contents: write and Pull requests: write"
-
-
-@dataclass(frozen=True)
-class PullRequestRef:
-    number: int
-    url: str  # html_url, for people
 
 
 class GithubPullRequests:
