@@ -22,4 +22,6 @@ class Access:
         who = [f"<@{u}>" for u in principals.users] + [f"<!subteam^{g}>" for g in principals.groups]
         where = [f"<#{c}>" for c in principals.channels]
         allowed = ", ".join(who + ([f"anyone in {', '.join(where)}"] if where else []))
-        raise NotAllowed(f"You are not allowed to run `{verb}`.", hint=f"Allowed: {allowed}. Ask one of them.")
+        raise NotAllowed(
+            f"You are not allowed to run `{verb}`.", hint=f"Allowed: {allowed}. Ask one of them."
+        )

@@ -50,23 +50,36 @@ async def open_runtime(
 
     ``group_members`` looks up a Slack user group (the Slack surface, or the shell's table)."""
     env, policy = settings.env, settings.policy
-    # Sized for the fleet check: every in-flight exec holds a thread of the sync client.
+    # The Kubernetes pool is sized for the fleet check (each in-flight exec holds a thread of the
+    # sync client); GitHub gets a small pool of its own so it never starves cluster calls.
     pool = max(16, policy.fleet.concurrency + 8)
-    executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="codex-io")
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="github")
     store = await Store.open(env.resolved_database_url())
     if kube is None:
-        kube = await KubeCluster.connect(
+        kube = KubeCluster.connect(
             policy.namespace, env.kubeconfig, pool_size=pool, api_timeout=policy.timeouts.api
         )
     issues = pulls = None
     if env.github_token is not None:
         token = env.github_token.get_secret_value()
-        pace = {"seconds_between_writes": policy.github.seconds_between_writes,
-                "seconds_between_requests": min(0.25, policy.github.seconds_between_writes)}
-        issues = GithubIssueTracker(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api,
-                                    **pace)
-        pulls = GithubPullRequests(token, env.github_api_url, executor=executor, timeout=policy.timeouts.api,
-                                   **pace)
+        writes = policy.github.seconds_between_writes
+        reads = min(0.25, writes)
+        issues = GithubIssueTracker(
+            token,
+            env.github_api_url,
+            executor=executor,
+            timeout=policy.timeouts.api,
+            seconds_between_writes=writes,
+            seconds_between_requests=reads,
+        )
+        pulls = GithubPullRequests(
+            token,
+            env.github_api_url,
+            executor=executor,
+            timeout=policy.timeouts.api,
+            seconds_between_writes=writes,
+            seconds_between_requests=reads,
+        )
     approvers = Approvers(policy.approvals, group_members)
     deps = Deps(
         settings=settings,

@@ -39,13 +39,21 @@ class AuditingPodExec:
         await self._record(entry, exit_code=result.exit_code, duration=result.duration, detail=detail)
         return result
 
-    async def _record(self, entry: AuditEntry, *, exit_code: int | None, duration: float | None,
-                      detail: str | None) -> None:
+    async def _record(
+        self, entry: AuditEntry, *, exit_code: int | None, duration: float | None, detail: str | None
+    ) -> None:
         try:
             await self._store.record(
                 AuditEntry(
-                    user=entry.user, verb=entry.verb, pod=entry.pod, container=entry.container,
-                    argv=entry.argv, exit_code=exit_code, duration=duration, detail=detail, at=entry.at,
+                    user=entry.user,
+                    verb=entry.verb,
+                    pod=entry.pod,
+                    container=entry.container,
+                    argv=entry.argv,
+                    exit_code=exit_code,
+                    duration=duration,
+                    detail=detail,
+                    at=entry.at,
                 )
             )
         except Exception:

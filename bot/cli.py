@@ -30,24 +30,30 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    p.add_argument("command", nargs="?", default="auto",
-                   help="serve, shell, or a verb (default: serve with Slack credentials, else the sandbox shell)")
+    p.add_argument(
+        "command",
+        nargs="?",
+        default="auto",
+        help="serve, shell, or a verb (default: serve with Slack credentials, else the sandbox shell)",
+    )
     p.add_argument("args", nargs=argparse.REMAINDER, help="the verb's arguments")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if ns.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     try:
         settings = load_settings()
     except ConfigError as e:
         print(f"codex-bot: config error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    # The terminal is for the conversation; a server logs what it does.
+    serving = ns.command == "serve" or (ns.command == "auto" and settings.env.has_slack)
+    logging.basicConfig(
+        level=logging.DEBUG if ns.verbose else (logging.INFO if serving else logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     args = list(ns.args)
     sandbox = "--sandbox" in args
     args = [a for a in args if a != "--sandbox"]

@@ -16,13 +16,18 @@ async def upsert_issue_comment(inv: Invocation, thread: MessageRef, marker: str,
     assert inv.command.issue is not None
     ref = parse_issue_ref(inv.command.issue, default_repo=deps.policy.github.default_repo)
     if deps.issues is None:
-        await inv.surface.post(thread.channel, Message(
-            text=f":warning: Not commented on {ref}: GITHUB_TOKEN is not set for the bot."), thread=thread)
+        await inv.surface.post(
+            thread.channel,
+            Message(text=f":warning: Not commented on {ref}: GITHUB_TOKEN is not set for the bot."),
+            thread=thread,
+        )
         return None
     try:
         url = await deps.issues.upsert_comment(ref.repo, ref.number, marker, body)
     except ExternalError as e:
-        await inv.surface.post(thread.channel, Message(text=f":warning: GitHub: {e.for_user()}"), thread=thread)
+        await inv.surface.post(
+            thread.channel, Message(text=f":warning: GitHub: {e.for_user()}"), thread=thread
+        )
         return None
     await inv.surface.post(thread.channel, Message(text=f":memo: Posted to <{url}|{ref}>."), thread=thread)
     return url

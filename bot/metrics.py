@@ -19,13 +19,19 @@ class Metrics:
         r = CollectorRegistry()
         return cls(
             registry=r,
-            commands=Counter("codex_commands", "Commands run, by verb and outcome", ["verb", "outcome"], registry=r),
+            commands=Counter(
+                "codex_commands", "Commands run, by verb and outcome", ["verb", "outcome"], registry=r
+            ),
             command_seconds=Histogram(
-                "codex_command_seconds", "Command wall time after the ack", ["verb"], registry=r,
+                "codex_command_seconds",
+                "Command wall time after the ack",
+                ["verb"],
+                registry=r,
                 buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 1800),
             ),
-            slack_requests=Counter("codex_slack_requests", "Requests to /slack/events by status", ["status"],
-                                   registry=r),
+            slack_requests=Counter(
+                "codex_slack_requests", "Requests to /slack/events by status", ["status"], registry=r
+            ),
         )
 
     def render(self) -> bytes:

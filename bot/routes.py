@@ -26,8 +26,9 @@ def _responder(respond: AsyncRespond | None, surface: Surface, channel: str, use
 
     async def reply(message: Message) -> None:
         if respond is not None:
-            await respond(text=message.text, blocks=message.blocks, response_type="ephemeral",
-                          replace_original=False)
+            await respond(
+                text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=False
+            )
         else:
             await surface.ephemeral(channel, user, message)
 
@@ -55,22 +56,36 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
             log.info("redelivered command ignored: %s", body.get("trigger_id"))
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
-        inv = Invocation(command=command, user=user, channel=channel, surface=surface, deps=deps,
-                         reply=_responder(respond, surface, channel, user), trigger_id=body.get("trigger_id"))
+        inv = Invocation(
+            command=command,
+            user=user,
+            channel=channel,
+            surface=surface,
+            deps=deps,
+            reply=_responder(respond, surface, channel, user),
+            trigger_id=body.get("trigger_id"),
+        )
         await dispatch(inv)
 
     @app.action(re.compile(r".+"))
-    async def on_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                        respond: AsyncRespond) -> None:
+    async def on_action(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
         await ack()
         user = str(body.get("user", {}).get("id", ""))
         container = body.get("container") or {}
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
         ts = container.get("message_ts")
         act = ActionInvocation(
-            action_id=str(action.get("action_id", "")), value=str(action.get("value", "")), user=user,
-            channel=channel, message=MessageRef(channel, str(ts)) if ts else None, surface=surface, deps=deps,
-            reply=_responder(respond, surface, channel, user), trigger_id=body.get("trigger_id"),
+            action_id=str(action.get("action_id", "")),
+            value=str(action.get("value", "")),
+            user=user,
+            channel=channel,
+            message=MessageRef(channel, str(ts)) if ts else None,
+            surface=surface,
+            deps=deps,
+            reply=_responder(respond, surface, channel, user),
+            trigger_id=body.get("trigger_id"),
         )
         await dispatch_action(act)
 
@@ -87,7 +102,13 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
         async def dm(message: Message) -> None:
             await surface.post(user, message)
 
-        sub = FormSubmission(callback_id=str(view.get("callback_id", "")), user=user,
-                             private_metadata=str(view.get("private_metadata", "")), values=values,
-                             surface=surface, deps=deps, reply=dm)
+        sub = FormSubmission(
+            callback_id=str(view.get("callback_id", "")),
+            user=user,
+            private_metadata=str(view.get("private_metadata", "")),
+            values=values,
+            surface=surface,
+            deps=deps,
+            reply=dm,
+        )
         await dispatch_form(sub)

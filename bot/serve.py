@@ -25,7 +25,9 @@ def _missing(settings: Settings) -> str | None:
     if env.slack_bot_token is None:
         return "SLACK_BOT_TOKEN is not set"
     if env.slack_app_token is None and env.slack_signing_secret is None:
-        return "SLACK_SIGNING_SECRET is not set (needed for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
+        return (
+            "SLACK_SIGNING_SECRET is not set (needed for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode)"
+        )
     return None
 
 
@@ -50,12 +52,13 @@ async def serve(settings: Settings) -> int:
         print(f"codex-bot serve: {e.for_user()}", file=sys.stderr)
         return 1
     app = build_app(settings, runtime.deps, surface)
-    readiness = Readiness({"slack": surface.client.auth_test, "kubernetes": runtime.kube.ping})
+    readiness = Readiness({"slack": surface.auth_check, "kubernetes": runtime.kube.ping})
     runner = web.AppRunner(build_web_app(app, readiness, runtime.deps.metrics))
     await runner.setup()
-    await web.TCPSite(runner, host="0.0.0.0", port=settings.env.port).start()  # noqa: S104 - in a pod
-    runtime.background = [asyncio.create_task(job(runtime.deps, surface), name=name)
-                          for name, job in BACKGROUND.items()]
+    await web.TCPSite(runner, host="0.0.0.0", port=settings.env.port).start()
+    runtime.background = [
+        asyncio.create_task(job(runtime.deps, surface), name=name) for name, job in BACKGROUND.items()
+    ]
     socket_mode = None
     if settings.env.slack_app_token is not None:
         socket_mode = AsyncSocketModeHandler(app, settings.env.slack_app_token.get_secret_value())

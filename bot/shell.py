@@ -46,10 +46,12 @@ class Session:
 
 def sandbox_policy(policy: Policy) -> Policy:
     """Fill what a sandbox needs (an incident channel, an approver) where the config left it empty."""
-    slack = policy.slack.model_copy(update={
-        "incident_channel": policy.slack.incident_channel or "C0INCIDENT",
-        "oncall_group": policy.slack.oncall_group or "S0ONCALL",
-    })
+    slack = policy.slack.model_copy(
+        update={
+            "incident_channel": policy.slack.incident_channel or "C0INCIDENT",
+            "oncall_group": policy.slack.oncall_group or "S0ONCALL",
+        }
+    )
     approvals = policy.approvals
     if approvals.approvers.unrestricted:
         approvers = approvals.approvers.model_copy(update={"users": [SANDBOX_APPROVER]})
@@ -64,10 +66,14 @@ async def _sandbox(settings: Settings) -> AsyncIterator[tuple[Settings, FakeClus
         async with FakeKubeServer(cluster) as server:
             kubeconfig = Path(tmp) / "kubeconfig"
             server.write_kubeconfig(kubeconfig)
-            env = Environment.model_validate({
-                **settings.env.model_dump(), "kubeconfig": str(kubeconfig), "state_dir": tmp,
-                "database_url": None,
-            })
+            env = Environment.model_validate(
+                {
+                    **settings.env.model_dump(),
+                    "kubeconfig": str(kubeconfig),
+                    "state_dir": tmp,
+                    "database_url": None,
+                }
+            )
             yield Settings(env=env, policy=sandbox_policy(settings.policy)), cluster
 
 
@@ -111,8 +117,14 @@ async def run_line(s: Session, line: str) -> str:
         if line.startswith("/sandbox"):
             return _sandbox_command(s, line)
         text = line.removeprefix(s.runtime.deps.policy.slack.command).strip()
-        inv = Invocation(command=parse(text), user=s.user, channel=s.channel, surface=s.surface,
-                         deps=s.runtime.deps, reply=_reply(s))
+        inv = Invocation(
+            command=parse(text),
+            user=s.user,
+            channel=s.channel,
+            surface=s.surface,
+            deps=s.runtime.deps,
+            reply=_reply(s),
+        )
         return await dispatch(inv)
     except CodexError as e:
         message, outcome = error_message(e)
@@ -124,9 +136,16 @@ async def _click(s: Session, line: str) -> str:
     parts = line.split(maxsplit=2)
     if len(parts) < 2:
         raise UsageError("Usage: /click <action> <value>")
-    act = ActionInvocation(action_id=parts[1], value=parts[2] if len(parts) > 2 else "", user=s.user,
-                           channel=s.channel, message=None, surface=s.surface, deps=s.runtime.deps,
-                           reply=_reply(s))
+    act = ActionInvocation(
+        action_id=parts[1],
+        value=parts[2] if len(parts) > 2 else "",
+        user=s.user,
+        channel=s.channel,
+        message=None,
+        surface=s.surface,
+        deps=s.runtime.deps,
+        reply=_reply(s),
+    )
     return await dispatch_action(act)
 
 
@@ -146,13 +165,16 @@ def _sandbox_command(s: Session, line: str) -> str:
     return "ok"
 
 
-async def run_shell(settings: Settings, *, sandbox: bool, stdin: TextIO | None = None,
-                    out: TextIO | None = None) -> int:
+async def run_shell(
+    settings: Settings, *, sandbox: bool, stdin: TextIO | None = None, out: TextIO | None = None
+) -> int:
     stdin, out = stdin or sys.stdin, out or sys.stdout
     async with session(settings, sandbox=sandbox, out=out) as s:
         where = "the sandbox cluster" if sandbox else f"namespace {settings.policy.namespace}"
-        print(f"codex-bot shell on {where}, as {s.user}. /help for shell commands, /codex help for verbs.",
-              file=out)
+        print(
+            f"codex-bot shell on {where}, as {s.user}. /help for shell commands, /codex help for verbs.",
+            file=out,
+        )
         if s.cluster is not None:
             print("sandbox pods: " + ", ".join(sorted(s.cluster.pod_names())), file=out)
         interactive = stdin.isatty()
@@ -182,7 +204,9 @@ async def one_shot(settings: Settings, text: str, *, sandbox: bool) -> int:
     except CodexError as e:
         print(f"error: {e.for_user()}", file=sys.stderr)
         if not settings.env.kubeconfig_available:
-            print("No cluster is configured (KUBECONFIG); add --sandbox to try the simulated one.",
-                  file=sys.stderr)
+            print(
+                "No cluster is configured (KUBECONFIG); add --sandbox to try the simulated one.",
+                file=sys.stderr,
+            )
         return 1
     return {"ok": 0, "UsageError": 2}.get(outcome, 1)

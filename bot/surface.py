@@ -37,7 +37,9 @@ class Attachment:
 
 
 class Surface(Protocol):
-    async def post(self, channel: str, message: Message, *, thread: MessageRef | None = None) -> MessageRef: ...
+    async def post(
+        self, channel: str, message: Message, *, thread: MessageRef | None = None
+    ) -> MessageRef: ...
 
     async def update(self, ref: MessageRef, message: Message) -> None: ...
 

@@ -24,8 +24,14 @@ def _buttons(blocks: list[dict[str, Any]] | None) -> list[str]:
 class TerminalSurface:
     """Prints messages; an update prints only the lines that changed; files go to ``files_dir``."""
 
-    def __init__(self, out: TextIO | None = None, *, files_dir: Path, groups: dict[str, set[str]] | None = None,
-                 show_channels: bool = True) -> None:
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        files_dir: Path,
+        groups: dict[str, set[str]] | None = None,
+        show_channels: bool = True,
+    ) -> None:
         self._out = out or sys.stdout
         self._files_dir = files_dir
         self._groups = groups or {}

@@ -113,9 +113,7 @@ class EscalationPolicy(_Section):
     failing_workflows_threshold: int = Field(2, ge=1)
     webhook_url: str | None = Field(None, description="optional JSON POST target (paging)")
     periodic_check_seconds: float = Field(0, ge=0, description="0 disables the periodic fleet check")
-    quiet_seconds: float = Field(
-        900, ge=0, description="fleet must be healthy this long before a new page"
-    )
+    quiet_seconds: float = Field(900, ge=0, description="fleet must be healthy this long before a new page")
 
 
 class FleetPolicy(_Section):

@@ -69,9 +69,13 @@ class Validation:
 
     @property
     def failed_step(self) -> StepResult | None:
-        """The step to act on: `docker info` when it failed (the daemon's health), else the first failure."""
-        failed = self.failed_steps
-        return next((s for s in failed if s.key == "docker-info"), failed[0] if failed else None)
+        """The root cause to act on: a wrong environment explains every later failure; else a dead
+        daemon (`docker info`) explains the other docker steps; else the first failure."""
+        failed = {s.key: s for s in self.failed_steps}
+        for key in ("env", "docker-info"):
+            if key in failed:
+                return failed[key]
+        return self.failed_steps[0] if self.failed_steps else None
 
     @property
     def suggestion(self) -> str | None:

@@ -88,8 +88,16 @@ def _finished(step: StepResult, result: ExecResult, expected: dict[str, str]) ->
         return step.with_(state=StepState.PASSED if ok else StepState.FAILED, detail=detail, **common)
     if result.exit_code == 0:
         return step.with_(state=StepState.PASSED, **common)
-    first_line = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
-    return step.with_(state=StepState.FAILED, detail=f"exit {result.exit_code}: {first_line[:200]}", **common)
+    return step.with_(
+        state=StepState.FAILED, detail=f"exit {result.exit_code}: {telling_line(output)[:200]}", **common
+    )
+
+
+def telling_line(output: str) -> str:
+    """The line that says what went wrong: the first one naming an error, else the last one."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    clues = ("cannot connect", "error", "denied", "not found", "no such", "failed", "timeout")
+    return next((ln for ln in lines if any(c in ln.lower() for c in clues)), lines[-1] if lines else "")
 
 
 async def _run_step(step: StepResult, pod: str, *, exec: PodExec, policy: Policy) -> StepResult:

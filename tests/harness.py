@@ -89,7 +89,7 @@ class World:
         surface = slack_surface(self.settings, make_client(BOT_TOKEN, self.slack.url))
         self.runtime = await open_runtime(self.settings, group_members=surface.group_members)
         app = build_app(self.settings, self.runtime.deps, surface)
-        readiness = Readiness({"slack": surface.client.auth_test, "kubernetes": self.runtime.kube.ping})
+        readiness = Readiness({"slack": surface.auth_check, "kubernetes": self.runtime.kube.ping})
         self._runner = web.AppRunner(
             build_web_app(app, readiness, self.runtime.deps.metrics), access_log=None
         )

@@ -16,12 +16,21 @@ from handlers.validate import ValidateRequest, check_env, validate
 HEALTHY_ENV = "PATH=/usr/bin\nDOCKER_HOST=tcp://127.0.0.1:2375\nDOCKER_ENABLED=1\nDOCKER_TLS_VERIFY=0\n"
 
 
-def pod(name: str = "codex-build-1", *, phase: str = "Running", labels: dict[str, str] | None = None) -> PodInfo:
+def pod(
+    name: str = "codex-build-1", *, phase: str = "Running", labels: dict[str, str] | None = None
+) -> PodInfo:
     return PodInfo(
-        name=name, namespace="argo-workflows", uid="u1", phase=phase,
-        labels={"codex.stage": "build", "workflows.argoproj.io/workflow": "wf-1"} if labels is None else labels,
-        containers=(ContainerInfo("main", ready=True, state="running"),
-                    ContainerInfo("docker", ready=True, state="running")),
+        name=name,
+        namespace="argo-workflows",
+        uid="u1",
+        phase=phase,
+        labels={"codex.stage": "build", "workflows.argoproj.io/workflow": "wf-1"}
+        if labels is None
+        else labels,
+        containers=(
+            ContainerInfo("main", ready=True, state="running"),
+            ContainerInfo("docker", ready=True, state="running"),
+        ),
     )
 
 
@@ -62,7 +71,9 @@ def healthy() -> dict[tuple[str, ...], ExecResult]:
     return {("env",): ok(HEALTHY_ENV), ("docker",): ok()}
 
 
-async def run(answers: dict[tuple[str, ...], ExecResult], p: PodInfo | None = None) -> tuple[Validation, ScriptedExec]:
+async def run(
+    answers: dict[tuple[str, ...], ExecResult], p: PodInfo | None = None
+) -> tuple[Validation, ScriptedExec]:
     p = p or pod()
     ex = ScriptedExec(answers)
     v = await validate(ValidateRequest(p.name), pods=MemoryPods({p.name: p}), exec=ex, policy=Policy())
@@ -73,8 +84,19 @@ async def test_healthy_pod_runs_the_five_runbook_steps_in_main_in_order() -> Non
     v, ex = await run(healthy())
     assert v.passed and v.suggestion is None
     assert [c[1] for c in ex.calls] == [
-        ("env",), ("docker", "version"), ("docker", "info"), ("docker", "run", "--rm", "hello-world"),
-        ("docker", "build", "-f", "apps/froussard/Dockerfile.codex", "-t", "codex-universal:test", "/workspace/lab"),
+        ("env",),
+        ("docker", "version"),
+        ("docker", "info"),
+        ("docker", "run", "--rm", "hello-world"),
+        (
+            "docker",
+            "build",
+            "-f",
+            "apps/froussard/Dockerfile.codex",
+            "-t",
+            "codex-universal:test",
+            "/workspace/lab",
+        ),
     ]
     assert {c[0] for c in ex.calls} == {"main"}
     assert ex.calls[-1][2] > ex.calls[2][2]  # the build gets a much longer timeout than docker info

@@ -11,9 +11,10 @@ from concurrent.futures import Executor
 from typing import Any
 
 from bot.adapters.github_client import GithubClient, Target
-from bot.adapters.github_pr import GithubPullRequests, PullRequestRef
+from bot.adapters.github_pr import GithubPullRequests
 from handlers.errors import ExternalError
 from handlers.issue_ref import is_repo
+from handlers.ports import PullRequestRef
 from handlers.redact import redact
 
 __all__ = ["COMMENT_LIMIT", "GithubIssueTracker", "GithubPullRequests", "PullRequestRef", "marker_tag"]

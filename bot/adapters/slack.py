@@ -42,10 +42,17 @@ def make_client(token: str, base_url: str, *, timeout: int = 15) -> AsyncWebClie
 def _error(what: str, e: Exception) -> ExternalError:
     if isinstance(e, SlackApiError):
         code = str(e.response.get("error", "unknown_error"))
-        return ExternalError(f"Slack refused to {what}: `{code}`.", service="slack",
-                             status=e.response.status_code, hint=_HINTS.get(code))
-    return ExternalError(f"Slack did not answer when trying to {what}.", service="slack",
-                         hint="Check the bot's network path to Slack; the work itself was not lost.")
+        return ExternalError(
+            f"Slack refused to {what}: `{code}`.",
+            service="slack",
+            status=e.response.status_code,
+            hint=_HINTS.get(code),
+        )
+    return ExternalError(
+        f"Slack did not answer when trying to {what}.",
+        service="slack",
+        hint="Check the bot's network path to Slack; the work itself was not lost.",
+    )
 
 
 def _redacted(value: Any) -> Any:
@@ -84,11 +91,15 @@ class SlackSurface:
 
     async def post(self, channel: str, message: Message, *, thread: MessageRef | None = None) -> MessageRef:
         extra = {"thread_ts": thread.ts} if thread else {}
-        resp = await self._call("post a message", "chat_postMessage", channel=channel, **_payload(message), **extra)
+        resp = await self._call(
+            "post a message", "chat_postMessage", channel=channel, **_payload(message), **extra
+        )
         return MessageRef(channel=str(resp["channel"]), ts=str(resp["ts"]))
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        await self._call("update a message", "chat_update", channel=ref.channel, ts=ref.ts, **_payload(message))
+        await self._call(
+            "update a message", "chat_update", channel=ref.channel, ts=ref.ts, **_payload(message)
+        )
 
     async def ephemeral(self, channel: str, user: str, message: Message) -> None:
         await self._call("reply", "chat_postEphemeral", channel=channel, user=user, **_payload(message))
@@ -96,15 +107,23 @@ class SlackSurface:
     async def upload(self, thread: MessageRef, files: list[Attachment], *, comment: str = "") -> None:
         if not files:
             return
-        uploads = [{"filename": f.filename, "content": f.content, "title": f.title or f.filename} for f in files]
+        uploads = [
+            {"filename": f.filename, "content": f.content, "title": f.title or f.filename} for f in files
+        ]
         await self._call(
-            "attach files", "files_upload_v2", file_uploads=uploads, channel=thread.channel,
-            thread_ts=thread.ts, initial_comment=comment or None,
+            "attach files",
+            "files_upload_v2",
+            file_uploads=uploads,
+            channel=thread.channel,
+            thread_ts=thread.ts,
+            initial_comment=comment or None,
         )
 
     async def permalink(self, ref: MessageRef) -> str | None:
         try:
-            resp = await self._call("link the thread", "chat_getPermalink", channel=ref.channel, message_ts=ref.ts)
+            resp = await self._call(
+                "link the thread", "chat_getPermalink", channel=ref.channel, message_ts=ref.ts
+            )
         except ExternalError:
             return None
         link = resp.get("permalink")
@@ -113,6 +132,10 @@ class SlackSurface:
     async def group_members(self, group: str) -> set[str]:
         resp = await self._call(f"read user group {group}", "usergroups_users_list", usergroup=group)
         return {str(u) for u in resp.get("users", [])}
+
+    async def auth_check(self) -> None:
+        """Readiness: the token works (``auth.test``)."""
+        await self._call("check the bot token", "auth_test")
 
     async def open_form(self, trigger_id: str, view: dict[str, Any]) -> bool:
         await self._call("open a form", "views_open", trigger_id=trigger_id, view=view)

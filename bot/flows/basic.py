@@ -14,8 +14,12 @@ def help_message(command: str = "/codex") -> Message:
     rows = [(f"{command} {s.usage}", s.summary, s.example.replace("/codex", command)) for s in SPECS.values()]
     blocks = [section(f"*codex-bot* runs the Codex Docker sidecar runbook. Use `{command} <verb>`:")]
     blocks += [section(f"`{usage}`\n{summary}\n_e.g._ `{example}`") for usage, summary, example in rows]
-    blocks.append(context("Restart, pause, resume and rollback need an approver's click in the incident channel."))
-    terminal = "\n".join(f"  {usage}\n      {summary}\n      e.g. {example}" for usage, summary, example in rows)
+    blocks.append(
+        context("Restart, pause, resume and rollback need an approver's click in the incident channel.")
+    )
+    terminal = "\n".join(
+        f"  {usage}\n      {summary}\n      e.g. {example}" for usage, summary, example in rows
+    )
     return Message(text=f"{command} help", blocks=blocks, terminal=f"Commands:\n{terminal}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +74,7 @@ ActionHandler = Callable[[ActionInvocation], Awaitable[None]]
 FormHandler = Callable[[FormSubmission], Awaitable[None]]
 
 # A background job runs for the bot's lifetime (approval expiry, watcher, periodic fleet check).
-BackgroundJob = Callable[["Deps", Surface], Awaitable[None]]
+BackgroundJob = Callable[["Deps", Surface], Coroutine[Any, Any, None]]
 
 FLOWS: dict[Verb, Flow] = {}
 BACKGROUND: dict[str, BackgroundJob] = {}

@@ -21,7 +21,9 @@ def step_attachment(pod: str, step: StepResult) -> Attachment:
     if step.detail:
         head += f"# {step.detail}\n"
     body = (head + "\n" + step.output).encode()
-    return Attachment(filename=f"{pod}-{step.key}.log", content=body, title=f"{step.title} ({step.state.value})")
+    return Attachment(
+        filename=f"{pod}-{step.key}.log", content=body, title=f"{step.title} ({step.state.value})"
+    )
 
 
 def attachments(v: Validation) -> list[Attachment]:
@@ -40,7 +42,10 @@ async def run_validate(inv: Invocation) -> bool:
 
     try:
         result = await validate(
-            ValidateRequest(inv.command.pod), pods=inv.deps.pods, exec=inv.deps.exec, policy=policy,
+            ValidateRequest(inv.command.pod),
+            pods=inv.deps.pods,
+            exec=inv.deps.exec,
+            policy=policy,
             on_change=on_change,
         )
     finally:

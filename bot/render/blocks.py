@@ -19,7 +19,10 @@ def fit(text: str, limit: int) -> str:
 
 
 def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": fit(text, HEADER_TEXT_LIMIT), "emoji": True}}
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": fit(text, HEADER_TEXT_LIMIT), "emoji": True},
+    }
 
 
 def section(text: str, *, block_id: str | None = None) -> Block:

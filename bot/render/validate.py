@@ -53,8 +53,10 @@ def validation_message(v: Validation, *, requested_by: str | None = None) -> Mes
     blocks: list[Block] = [header(headline(v)), context(" · ".join(meta))]
     blocks += [section(_step_line(s), block_id=f"step-{s.key}") for s in v.steps]
     if v.finished:
-        verdict = "*Verdict: pass.* The sidecar answers and builds." if v.passed else (
-            f"*Verdict: fail.* {v.suggestion or ''}"
+        verdict = (
+            "*Verdict: pass.* The sidecar answers and builds."
+            if v.passed
+            else (f"*Verdict: fail.* {v.suggestion or ''}")
         )
         blocks.append(section(verdict, block_id="verdict"))
         blocks.append(context("Each step's full output is attached in this thread."))
@@ -92,7 +94,9 @@ def pods_message(listing: PodListing) -> Message:
     ]
     heads = ("POD", "STAGE", "WORKFLOW", "PHASE", "AGE", "RESTARTS", "NODE")
     widths = [max(len(r[i]) for r in (heads, *rows)) for i in range(len(heads))]
-    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in (heads, *rows))
+    table = "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in (heads, *rows)
+    )
     title = f"{len(rows)} Codex pod(s) in {listing.namespace} ({listing.selector})"
     blocks: list[Block] = [section(f"*{title}*")]
     # Whole rows per block: a row is never cut in half.
