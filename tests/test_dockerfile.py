@@ -3,27 +3,23 @@
 No Docker engine exists here, so the test replays the Dockerfile's pip commands (checked to
 be the very text of its RUN steps) into a clean venv and runs the console script from it.
 The slow parts (the image venv, the checkov tool venv, the checkov run) happen once per test
-session, shared by all pytest-xdist workers through a lock file.
+session, shared by all pytest-xdist workers (tests/chart_tools.py).
 """
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import json
-import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.chart_tools import ROOT, checkov_json, once_per_session, run
+
 DOCKERFILE = ROOT / "Dockerfile"
 
 # The Dockerfile's install steps with its paths as placeholders; the test asserts that the
@@ -34,77 +30,6 @@ INSTALL_CMD = (
     "{venv}/bin/pip install --no-cache-dir --no-index --find-links={wheels} {wheels}/codex_bot-*.whl"
 )
 IMAGE_PATHS = {"wheels": "/wheels", "venv": "/opt/codex-bot"}
-SUBPROCESS_TIMEOUT = 480  # seconds; building wheels of every dependency on 2 cores
-
-# checkov pins packaging<24 and (through botocore) python-dateutil<3, which conflict with
-# pytest and kubernetes in the project venv, so it lives in its own venv in the user cache.
-CHECKOV_REQUIREMENT = "checkov==3.3.30"
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def once_per_session(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
-    """Run ``build(dir)`` once per test session for all xdist workers and return ``dir``.
-
-    A failed build is recorded, so every worker reports that error instead of building again.
-    """
-    root = factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # shared by the workers of this session
-    target = root / name
-    failed = root / f"{name}.failed"
-    with _locked(root / f"{name}.lock"):
-        if not (target / ".done").exists() and not failed.exists():
-            target.mkdir(exist_ok=True)
-            try:
-                build(target)
-            except BaseException as e:
-                failed.write_text(f"{name}: {type(e).__name__}: {e}")
-                raise
-            (target / ".done").touch()
-    if failed.exists():
-        pytest.fail(failed.read_text(), pytrace=False)
-    return target
-
-
-def run(
-    argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
-
-
-def checkov_bin() -> Path:
-    """checkov from its own venv, created on first use (about a minute) and then reused."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codex-bot" / "tools"
-    venv = cache / CHECKOV_REQUIREMENT.replace("==", "-")
-    with _locked(cache / f"{venv.name}.lock"):
-        if not (venv / ".installed").exists():
-            shutil.rmtree(venv, ignore_errors=True)
-            for argv in (
-                [sys.executable, "-m", "venv", str(venv)],
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", CHECKOV_REQUIREMENT],
-            ):
-                done = run(argv)
-                assert done.returncode == 0, f"installing {CHECKOV_REQUIREMENT} failed:\n{done.stderr}"
-            (venv / ".installed").touch()
-    return venv / "bin" / "checkov"
-
-
-def checkov_json(argv: list[str]) -> list[dict[str, object]]:
-    """Run checkov (offline, JSON output) and return one report per framework."""
-    done = run([str(checkov_bin()), *argv, "--skip-download", "--compact", "-o", "json"])
-    assert done.returncode in (0, 1), f"checkov crashed ({done.returncode}):\n{done.stderr[-3000:]}"
-    reports = json.loads(done.stdout)
-    return reports if isinstance(reports, list) else [reports]
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -153,7 +78,9 @@ def _build_image_venv(target: Path) -> None:
 
 def copy_like_docker(source: Path, dest: Path, *, into_dir: bool) -> None:
     """COPY semantics: a directory's contents land in dest; a file lands in or as dest."""
-    assert source.exists(), f"the Dockerfile copies {source.name}, which is missing: the image build would fail"
+    assert source.exists(), (
+        f"the Dockerfile copies {source.name}, which is missing: the image build would fail"
+    )
     if source.is_dir():
         shutil.copytree(
             source, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), dirs_exist_ok=True
