@@ -146,7 +146,7 @@ async def test_32_execs_of_200ms_run_concurrently(tmp_path: Path) -> None:
         results = await asyncio.gather(*(env.kube.exec.run(n, "main", ["docker", "info"], 5) for n in names))
         wall = time.monotonic() - started
     assert all(r.ok for r in results)
-    assert wall < 1.6, f"32 x 200 ms took {wall:.2f}s; sequential would be 6.4s"
+    assert wall < 3.0, f"32 x 200 ms took {wall:.2f}s; sequential would be 6.4s"
 
 
 async def test_cancelling_the_caller_closes_the_exec(tmp_path: Path) -> None:

@@ -59,8 +59,7 @@ class KubePodExec:
     def __init__(self, ctx: KubeContext) -> None:
         self._ctx = ctx
 
-    # The PodExec port fixes the signature; the worker thread enforces the timeout.
-    async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
+    async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:
         """Run ``argv``; past ``timeout`` the exec is abandoned and reported as timed out."""
         require(POD_EXEC)
         command = [str(a) for a in argv]

@@ -119,11 +119,10 @@ class FakeCluster(RecordsMixin, InjectionMixin):
         return pod
 
     def _seed_pod_history(self, pod: FakePod, started: datetime, daemon_up: bool) -> None:
-        self.add_event(
-            pod.name, "Scheduled", f"Successfully assigned {self.namespace}/{pod.name} to {pod.node}"
-        )
+        assigned = f"Successfully assigned {self.namespace}/{pod.name} to {pod.node}"
+        self.add_event(pod.name, "Scheduled", assigned, at=pod.created_at)
         for box in pod.containers.values():
-            self.add_event(pod.name, "Started", f"Started container {box.name}")
+            self.add_event(pod.name, "Started", f"Started container {box.name}", at=started)
         ready = txt.daemon_ready_lines() if daemon_up else txt.daemon_failed_lines()
         self.log(pod.name, "docker", *txt.daemon_start_lines(), at=started)
         self.log(pod.name, "docker", *ready, at=started + timedelta(seconds=2))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +18,15 @@ class RecordsMixin:
     logs: dict[tuple[str, str], ContainerLog]
     objects: ObjectStore
 
+    _last_event_ns = 0
+
     def settle(self) -> None:
         raise NotImplementedError
+
+    def _event_suffix(self) -> str:
+        """Hex of a strictly increasing clock, as the kubelet names events: list order is creation order."""
+        self._last_event_ns = max(time.time_ns(), self._last_event_ns + 1)
+        return f"{self._last_event_ns:x}"
 
     # -- logs and events ------------------------------------------------------------------------
 
@@ -40,10 +46,12 @@ class RecordsMixin:
     def set_generated_log(
         self, pod: str, container: str, size_bytes: int, *, seed: int = 0, span_seconds: float = 3600.0
     ) -> GeneratedLog:
-        """A deterministic log of exactly ``size_bytes`` (without timestamps), produced lazily when read."""
+        """Replace the container's log by ``size_bytes`` of deterministic lines (without timestamps)
+        spread over the last ``span_seconds``, produced lazily when read. Lines logged later follow it."""
         end = time.time_ns()
         gen = GeneratedLog(size_bytes, seed, end - int(span_seconds * 1e9), end)
-        self.container_log(pod, container).generated = gen
+        log = self.container_log(pod, container)
+        log.generated, log.lines = gen, []
         return gen
 
     def add_event(
@@ -62,7 +70,7 @@ class RecordsMixin:
             self.objects.by_plural("events"),
             self.namespace,
             {
-                "metadata": {"name": f"{pod}.{uuid.uuid4().hex[:16]}"},
+                "metadata": {"name": f"{pod}.{self._event_suffix()}"},
                 "involvedObject": {
                     "kind": "Pod",
                     "namespace": self.namespace,

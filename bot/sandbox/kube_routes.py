@@ -53,6 +53,7 @@ class KubeRoutes:
     def register(self, app: web.Application, exec_handler: Any) -> None:
         r = app.router
         r.add_get("/version", self.version)
+        r.add_get("/version/", self.version)
         r.add_get("/api", self.api_versions)
         r.add_get("/apis", self.api_groups)
         r.add_get("/api/v1/pods", self.list_pods)
