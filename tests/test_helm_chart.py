@@ -6,6 +6,7 @@ RBAC equal to the calls the code declares, and no failed checkov checks."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ from typing import Any
 import helm_python as helm
 import kubernetes_validate
 import pytest
+import yaml
 
-from config.settings import Policy, load_policy
+from config.settings import Environment, Policy, load_policy
 from tests.chart_tools import (
     CHART,
     RELEASE,
+    ROOT,
     SCHEMA,
     SETS,
     container,
@@ -130,6 +133,32 @@ def test_tokens_come_only_from_the_existing_secret(name: str) -> None:
     assert ("SLACK_APP_TOKEN" in env) is v["slack"]["socketMode"]
     assert ("DATABASE_URL" in env) is (v["database"]["type"] == "external")
     assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "GITHUB_TOKEN"} <= token_env.keys()
+
+
+def test_every_env_var_is_one_the_bot_reads() -> None:
+    read = {name.upper() for name in Environment.model_fields}
+    for name in SETS:
+        assert env_of(name).keys() <= read, f"{name}: the bot ignores {env_of(name).keys() - read}"
+    assert read >= TOKEN_KEYS
+
+
+def _leaves(node: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in node.items():
+        nested = isinstance(value, dict) and value and key != "config"
+        out.extend(_leaves(value, f"{prefix}{key}.") if nested else [f"{prefix}{key}"])
+    return out
+
+
+def test_deploy_doc_describes_every_value() -> None:
+    first_cells = re.findall(r"^\|([^|]+)\|", (ROOT / "docs" / "deploy.md").read_text(), re.MULTILINE)
+    documented = {name for cell in first_cells for name in re.findall(r"`([^`]+)`", cell)}
+    undocumented = [
+        leaf
+        for leaf in _leaves(yaml.safe_load((CHART / "values.yaml").read_text()))
+        if not any(leaf == key or leaf.startswith(f"{key}.") for key in documented)
+    ]
+    assert undocumented == [], "add these to the values table in docs/deploy.md"
 
 
 def test_no_value_can_hold_a_token() -> None:

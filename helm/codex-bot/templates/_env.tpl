@@ -19,14 +19,6 @@
   value: /etc/codex-bot/codex-bot.yaml
 - name: STATE_DIR
   value: {{ include "codex-bot.stateDir" $root }}
-- name: POD_NAME
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.name
-- name: POD_NAMESPACE
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.namespace
 {{ include "codex-bot.secretEnv" (dict "secret" $secret "key" "SLACK_BOT_TOKEN") }}
 {{- if $root.Values.slack.socketMode }}
 {{ include "codex-bot.secretEnv" (dict "secret" $secret "key" "SLACK_APP_TOKEN") }}
