@@ -116,6 +116,9 @@ def build_app(settings: Settings, deps: Deps, surface: SlackSurface) -> AsyncApp
         # Socket Mode has no signatures to check; HTTP mode must have a secret (checked by the CLI).
         request_verification_enabled=secret is not None,
         ignoring_self_events_enabled=True,
+        # Ack functions run inline and their response is sent at once; the work runs as lazy
+        # listeners. (The default mode polls every 10 ms per request for the ack.)
+        process_before_response=True,
     )
     register(app, deps, surface)
     return app

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.commands import parse
+from bot.commands import Command, parse
 from bot.deps import Deps
 from bot.flows import dispatch, dispatch_action, dispatch_form
 from bot.flows.registry import ActionInvocation, FormSubmission, Invocation, Reply
@@ -40,58 +40,57 @@ def _delivery_key(body: dict[str, Any], raw: str) -> str:
     return f"cmd:{trigger}" if trigger else "cmd-body:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
-    """Listeners close over ``deps`` (Bolt would pass None for unknown keyword names)."""
-    command_name = deps.settings.policy.slack.command
+def _parse_or_none(body: dict[str, Any]) -> Command | None:
+    try:
+        return parse(str(body.get("text", "")))
+    except UsageError:
+        return None
 
-    @app.command(command_name)
-    async def on_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, request: Any) -> None:
+
+async def _ack_only(ack: AsyncAck) -> None:
+    await ack()
+
+
+def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
+    """Each listener is an ack function (inline: the HTTP 200 goes out when it returns) plus a
+    lazy function for the work, started as its own task. Listeners close over ``deps`` (Bolt
+    would pass None for unknown keyword names)."""
+
+    async def ack_command(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            command = parse(str(body.get("text", "")))
+            parse(str(body.get("text", "")))
         except UsageError as e:
             await ack(response_type="ephemeral", text=f":warning: {e.for_user()}")
             return
         await ack()
+
+    async def run_command(body: dict[str, Any], respond: AsyncRespond, request: Any) -> None:
+        command = _parse_or_none(body)
+        if command is None:
+            return  # already answered in the ack
         if not await deps.store.claim_delivery(_delivery_key(body, request.raw_body)):
             log.info("redelivered command ignored: %s", body.get("trigger_id"))
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         inv = Invocation(
-            command=command,
-            user=user,
-            channel=channel,
-            surface=surface,
-            deps=deps,
-            reply=_responder(respond, surface, channel, user),
-            trigger_id=body.get("trigger_id"),
+            command=command, user=user, channel=channel, surface=surface, deps=deps,
+            reply=_responder(respond, surface, channel, user), trigger_id=body.get("trigger_id"),
         )
         await dispatch(inv)
 
-    @app.action(re.compile(r".+"))
-    async def on_action(
-        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        await ack()
+    async def run_action(body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         user = str(body.get("user", {}).get("id", ""))
         container = body.get("container") or {}
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
         ts = container.get("message_ts")
         act = ActionInvocation(
-            action_id=str(action.get("action_id", "")),
-            value=str(action.get("value", "")),
-            user=user,
-            channel=channel,
-            message=MessageRef(channel, str(ts)) if ts else None,
-            surface=surface,
-            deps=deps,
-            reply=_responder(respond, surface, channel, user),
-            trigger_id=body.get("trigger_id"),
+            action_id=str(action.get("action_id", "")), value=str(action.get("value", "")), user=user,
+            channel=channel, message=MessageRef(channel, str(ts)) if ts else None, surface=surface, deps=deps,
+            reply=_responder(respond, surface, channel, user), trigger_id=body.get("trigger_id"),
         )
         await dispatch_action(act)
 
-    @app.view(re.compile(r".+"))
-    async def on_view(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
+    async def run_view(body: dict[str, Any], view: dict[str, Any]) -> None:
         user = str(body.get("user", {}).get("id", ""))
         values = {
             action_id: str(field.get("value") or "")
@@ -103,12 +102,12 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
             await surface.post(user, message)
 
         sub = FormSubmission(
-            callback_id=str(view.get("callback_id", "")),
-            user=user,
-            private_metadata=str(view.get("private_metadata", "")),
-            values=values,
-            surface=surface,
-            deps=deps,
-            reply=dm,
+            callback_id=str(view.get("callback_id", "")), user=user,
+            private_metadata=str(view.get("private_metadata", "")), values=values, surface=surface,
+            deps=deps, reply=dm,
         )
         await dispatch_form(sub)
+
+    app.command(deps.settings.policy.slack.command)(ack=ack_command, lazy=[run_command])
+    app.action(re.compile(r".+"))(ack=_ack_only, lazy=[run_action])
+    app.view(re.compile(r".+"))(ack=_ack_only, lazy=[run_view])
