@@ -54,12 +54,23 @@ def _signed(body: str) -> dict[str, str]:
 
 
 def _command(i: int, response_url: str) -> str:
-    return urlencode({
-        "token": "x", "team_id": "T0001", "team_domain": "bench", "channel_id": "C0BENCH",
-        "channel_name": "bench", "user_id": f"U0BENCH{i % 7}", "user_name": "bench", "command": "/codex",
-        "text": os.environ.get("BENCH_TEXT", f"validate {HEALTHY_POD}"), "api_app_id": "A0CODEX", "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": f"bench.{time.monotonic_ns()}.{i}",
-    })
+    return urlencode(
+        {
+            "token": "x",
+            "team_id": "T0001",
+            "team_domain": "bench",
+            "channel_id": "C0BENCH",
+            "channel_name": "bench",
+            "user_id": f"U0BENCH{i % 7}",
+            "user_name": "bench",
+            "command": "/codex",
+            "text": os.environ.get("BENCH_TEXT", f"validate {HEALTHY_POD}"),
+            "api_app_id": "A0CODEX",
+            "is_enterprise_install": "false",
+            "response_url": response_url,
+            "trigger_id": f"bench.{time.monotonic_ns()}.{i}",
+        }
+    )
 
 
 async def _fire(url: str, n: int, response_url: str) -> list[float]:

@@ -69,14 +69,20 @@ def running_bot(folder: Path, *, exec_delay: float = 0.0) -> Iterator[tuple[str,
     kubeconfig, slack_url, response_url = parent.recv()
     port = free_port()
     env = {
-        **os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack_url, "KUBECONFIG": kubeconfig, "PORT": str(port),
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "KUBECONFIG": kubeconfig,
+        "PORT": str(port),
         "STATE_DIR": str(folder / "state"),
     }
     env.pop("SLACK_APP_TOKEN", None)
     bot = subprocess.Popen(  # noqa: S603 - our own console script
-        [str(Path(sys.executable).parent / "codex-bot"), "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=open(folder / "bot.log", "w"),  # noqa: SIM115
+        [str(Path(sys.executable).parent / "codex-bot"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "bot.log", "w"),  # noqa: SIM115
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz")

@@ -73,8 +73,13 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
         inv = Invocation(
-            command=command, user=user, channel=channel, surface=surface, deps=deps,
-            reply=_responder(respond, surface, channel, user), trigger_id=body.get("trigger_id"),
+            command=command,
+            user=user,
+            channel=channel,
+            surface=surface,
+            deps=deps,
+            reply=_responder(respond, surface, channel, user),
+            trigger_id=body.get("trigger_id"),
         )
         await dispatch(inv)
 
@@ -84,9 +89,15 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
         ts = container.get("message_ts")
         act = ActionInvocation(
-            action_id=str(action.get("action_id", "")), value=str(action.get("value", "")), user=user,
-            channel=channel, message=MessageRef(channel, str(ts)) if ts else None, surface=surface, deps=deps,
-            reply=_responder(respond, surface, channel, user), trigger_id=body.get("trigger_id"),
+            action_id=str(action.get("action_id", "")),
+            value=str(action.get("value", "")),
+            user=user,
+            channel=channel,
+            message=MessageRef(channel, str(ts)) if ts else None,
+            surface=surface,
+            deps=deps,
+            reply=_responder(respond, surface, channel, user),
+            trigger_id=body.get("trigger_id"),
         )
         await dispatch_action(act)
 
@@ -102,9 +113,13 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
             await surface.post(user, message)
 
         sub = FormSubmission(
-            callback_id=str(view.get("callback_id", "")), user=user,
-            private_metadata=str(view.get("private_metadata", "")), values=values, surface=surface,
-            deps=deps, reply=dm,
+            callback_id=str(view.get("callback_id", "")),
+            user=user,
+            private_metadata=str(view.get("private_metadata", "")),
+            values=values,
+            surface=surface,
+            deps=deps,
+            reply=dm,
         )
         await dispatch_form(sub)
 
