@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
 
 from bench.bot_process import SIGNING_SECRET, free_port, running_bot, wait_ready
 from bot.sandbox.seed import HEALTHY_POD
-from slack_sdk.signature import SignatureVerifier
 
 TARGET_RATIO = 1.5
 

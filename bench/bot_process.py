@@ -52,10 +52,9 @@ def free_port() -> int:
 def wait_ready(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - our own loopback server
-                if r.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as r:
+            if r.status == 200:
+                return
         time.sleep(0.1)
     raise SystemExit(f"{url} did not become ready in {timeout:.0f}s")
 
@@ -78,7 +77,7 @@ def running_bot(folder: Path, *, exec_delay: float = 0.0) -> Iterator[tuple[str,
         "STATE_DIR": str(folder / "state"),
     }
     env.pop("SLACK_APP_TOKEN", None)
-    bot = subprocess.Popen(  # noqa: S603 - our own console script
+    bot = subprocess.Popen(
         [str(Path(sys.executable).parent / "codex-bot"), "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
