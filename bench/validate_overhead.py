@@ -58,7 +58,8 @@ async def main(delay: float, runs: int) -> int:
         ok &= overhead <= budget
         print(
             f"  wall {wall * 1000:7.1f} ms   Σ exec {execs * 1000:7.1f} ms"
-            f"   overhead {overhead * 1000:6.1f} ms   budget {budget * 1000:6.1f} ms   {'ok' if overhead <= budget else 'OVER'}"
+            f"   overhead {overhead * 1000:6.1f} ms   budget {budget * 1000:6.1f} ms"
+            f"   {'ok' if overhead <= budget else 'OVER'}"
         )
     median = statistics.median(w - e for w, e in results)
     print(f"median overhead {median * 1000:.1f} ms (target ≤ 5 % of Σ exec + 200 ms)")
