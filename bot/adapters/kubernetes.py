@@ -151,9 +151,9 @@ class KubeCluster:
         # Fail fast on a dead connection instead of urllib3's default 3 silent retries per read.
         configuration.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0, other=0)
         configuration.connection_pool_maxsize = pool_size
-        if websocket.getdefaulttimeout() is None:
-            # The exec WebSocket's connect and reads are otherwise unbounded (no per-call knob).
-            websocket.setdefaulttimeout(api_timeout)
+        # The exec WebSocket's connect and frame reads have no per-call knob and are otherwise
+        # unbounded. The setting is process-wide: never lower it under another KubeCluster.
+        websocket.setdefaulttimeout(max(websocket.getdefaulttimeout() or 0.0, api_timeout))
         executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="kube")
         return cls(KubeContext(configuration, namespace, executor, api_timeout))
 

@@ -31,6 +31,10 @@ STAGE_LABEL = "codex.stage"
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
 
 
+def _pod_labels(workflow: str, stage: str) -> dict[str, str]:
+    return {STAGE_LABEL: stage, WORKFLOW_LABEL: workflow, "workflows.argoproj.io/completed": "false"}
+
+
 class FakeCluster(RecordsMixin, InjectionMixin):
     def __init__(
         self, namespace: str = "argo-workflows", *, daemon_start_delay: float = 0.2, exec_delay: float = 0.0
@@ -86,37 +90,46 @@ class FakeCluster(RecordsMixin, InjectionMixin):
         exec_delay: float | None = None,
         create_workflow: bool = True,
     ) -> FakePod:
-        """A Codex workflow pod. ``env`` is merged over the runbook's DOCKER_* values (None removes a key)."""
-        main_env = {**DEFAULT_MAIN_ENV, **(env or {})}
+        """A Codex workflow pod (``wait``, ``main``, ``docker``), created ``age`` seconds ago.
+
+        ``env`` is merged over the runbook's DOCKER_* values (None removes a key). The pod's
+        Workflow is created too unless it exists or ``create_workflow`` is False.
+        """
         created = datetime.now(UTC) - timedelta(seconds=age)
         started = None if phase == "Pending" else created + timedelta(seconds=3)
+        main_env = {k: v for k, v in {**DEFAULT_MAIN_ENV, **(env or {})}.items() if v is not None}
         pod = FakePod(
             name=name,
             namespace=self.namespace,
             uid=str(uuid.uuid4()),
-            labels={STAGE_LABEL: stage, WORKFLOW_LABEL: workflow, "workflows.argoproj.io/completed": "false"}
-            | dict(labels or {}),
+            labels=_pod_labels(workflow, stage) | dict(labels or {}),
             annotations={"workflows.argoproj.io/node-name": f"{workflow}[0].{stage}"}
             | dict(annotations or {}),
             phase=phase,
             node=node,
             created_at=created,
             started_at=started,
-            containers=codex_containers({k: v for k, v in main_env.items() if v is not None}, phase, started),
+            containers=codex_containers(main_env, phase, started),
             exec_delay=self.default_exec_delay if exec_delay is None else exec_delay,
+            resource_version=self._next_rv(),
         )
         pod.daemon.start_delay = self.daemon_start_delay
-        pod.resource_version = self._next_rv()
         self.pods[name] = pod
         if started is not None:
             self._seed_pod_history(pod, started, daemon_up)
         if not daemon_up:
             pod.daemon.process, pod.daemon.ready_at = False, None
+        self._own(pod, create_workflow)
+        return pod
+
+    def _own(self, pod: FakePod, create_workflow: bool) -> None:
+        """Point the pod's ownerReference at its Workflow, creating that when asked."""
+        workflow = pod.workflow or ""
         owner = self.get_object("workflows", workflow)
         if create_workflow and owner is None:
-            owner = self.add_workflow(workflow, phase="Running" if phase in ("Running", "Pending") else phase)
+            phase = "Running" if pod.phase in ("Running", "Pending") else pod.phase
+            owner = self.add_workflow(workflow, phase=phase)
         pod.owner_uid = owner["metadata"]["uid"] if owner else None
-        return pod
 
     def _seed_pod_history(self, pod: FakePod, started: datetime, daemon_up: bool) -> None:
         assigned = f"Successfully assigned {self.namespace}/{pod.name} to {pod.node}"

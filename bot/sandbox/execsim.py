@@ -110,49 +110,71 @@ def _daemon_error(pod: FakePod, container: str) -> str | None:
 
 def _docker(cluster: FakeCluster, pod: FakePod, container: str, argv: list[str]) -> ExecOutcome:
     sub = argv[1] if len(argv) > 1 else ""
-    error = _daemon_error(pod, container)
-    if sub == "version":
-        if error:
-            return ExecOutcome(stdout=txt.CLIENT_VERSION, stderr=error, exit_code=1)
-        return ExecOutcome(stdout=txt.CLIENT_VERSION + txt.SERVER_VERSION)
-    if sub == "info":
-        if error:
-            return ExecOutcome(
-                stdout=txt.CLIENT_INFO + "\nServer:\n",
-                stderr=f"ERROR: {error}errors pretty printing info\n",
-                exit_code=1,
-            )
-        return ExecOutcome(stdout=txt.CLIENT_INFO + txt.SERVER_INFO.format(pod=pod.name))
-    if sub == "run":
-        if error:
-            return ExecOutcome(
-                stderr=f"docker: {error}\nRun 'docker run --help' for more information\n", exit_code=125
-            )
-        if "hello-world" not in argv[2:]:
-            image = argv[-1]
-            return ExecOutcome(
-                stderr=f"Unable to find image '{image}' locally\ndocker: Error response from daemon: "
-                f"pull access denied for {image}, repository does not exist or may require 'docker login'.\n",
-                exit_code=125,
-            )
-        pulled = cluster.pulled_images.setdefault(pod.name, set())
-        pull = "" if "hello-world" in pulled else txt.HELLO_PULL
-        pulled.add("hello-world")
-        return ExecOutcome(stdout=txt.HELLO_WORLD, stderr=pull)
-    if sub == "build":
-        if error:
-            return ExecOutcome(stderr=f"ERROR: {error}", exit_code=1)
-        dockerfile = _flag(argv, "-f", "--file") or "Dockerfile"
-        tag = _flag(argv, "-t", "--tag") or "<none>"
-        return ExecOutcome(stderr=txt.BUILD.format(dockerfile_name=os.path.basename(dockerfile), tag=tag))
-    if sub == "ps":
-        if error:
-            return ExecOutcome(stderr=error, exit_code=1)
-        return ExecOutcome(stdout="CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n")
-    return ExecOutcome(
-        stderr=f"docker: unknown command: docker {sub}\n\nRun 'docker --help' for more information\n",
-        exit_code=1,
-    )
+    handler = _DOCKER.get(sub)
+    if handler is None:
+        return ExecOutcome(
+            stderr=f"docker: unknown command: docker {sub}\n\nRun 'docker --help' for more information\n",
+            exit_code=1,
+        )
+    return handler(cluster, pod, argv, _daemon_error(pod, container))
+
+
+def _docker_version(cluster: FakeCluster, pod: FakePod, argv: list[str], error: str | None) -> ExecOutcome:
+    if error:
+        return ExecOutcome(stdout=txt.CLIENT_VERSION, stderr=error, exit_code=1)
+    return ExecOutcome(stdout=txt.CLIENT_VERSION + txt.SERVER_VERSION)
+
+
+def _docker_info(cluster: FakeCluster, pod: FakePod, argv: list[str], error: str | None) -> ExecOutcome:
+    if error:
+        return ExecOutcome(
+            stdout=txt.CLIENT_INFO + "\nServer:\n",
+            stderr=f"ERROR: {error}errors pretty printing info\n",
+            exit_code=1,
+        )
+    return ExecOutcome(stdout=txt.CLIENT_INFO + txt.SERVER_INFO.format(pod=pod.name))
+
+
+def _docker_run(cluster: FakeCluster, pod: FakePod, argv: list[str], error: str | None) -> ExecOutcome:
+    if error:
+        return ExecOutcome(
+            stderr=f"docker: {error}\nRun 'docker run --help' for more information\n", exit_code=125
+        )
+    if "hello-world" not in argv[2:]:
+        image = argv[-1]
+        return ExecOutcome(
+            stderr=f"Unable to find image '{image}' locally\ndocker: Error response from daemon: "
+            f"pull access denied for {image}, repository does not exist or may require 'docker login'.\n",
+            exit_code=125,
+        )
+    pulled = cluster.pulled_images.setdefault(pod.name, set())
+    pull = "" if "hello-world" in pulled else txt.HELLO_PULL
+    pulled.add("hello-world")
+    return ExecOutcome(stdout=txt.HELLO_WORLD, stderr=pull)
+
+
+def _docker_build(cluster: FakeCluster, pod: FakePod, argv: list[str], error: str | None) -> ExecOutcome:
+    if error:
+        return ExecOutcome(stderr=f"ERROR: {error}", exit_code=1)
+    dockerfile = _flag(argv, "-f", "--file") or "Dockerfile"
+    tag = _flag(argv, "-t", "--tag") or "<none>"
+    # BuildKit writes its progress to stderr.
+    return ExecOutcome(stderr=txt.BUILD.format(dockerfile_name=os.path.basename(dockerfile), tag=tag))
+
+
+def _docker_ps(cluster: FakeCluster, pod: FakePod, argv: list[str], error: str | None) -> ExecOutcome:
+    if error:
+        return ExecOutcome(stderr=error, exit_code=1)
+    return ExecOutcome(stdout="CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n")
+
+
+_DOCKER: dict[str, Callable[[FakeCluster, FakePod, list[str], str | None], ExecOutcome]] = {
+    "version": _docker_version,
+    "info": _docker_info,
+    "run": _docker_run,
+    "build": _docker_build,
+    "ps": _docker_ps,
+}
 
 
 def _flag(argv: list[str], *names: str) -> str | None:
