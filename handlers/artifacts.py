@@ -61,13 +61,16 @@ class Cut:
 
 @dataclass(frozen=True)
 class Artifact:
-    """One collected item. ``content`` is redacted text, never more than the cap (plus a marker)."""
+    """One collected item. ``content`` is redacted UTF-8, at most the cap (plus a cut marker line).
+
+    Bytes, not str: a log with one non-ASCII character would make a str 2–4 bytes a character.
+    """
 
     key: ArtifactKey
     title: str
     command: str  # what the runbook would have you type
     status: ArtifactStatus
-    content: str = ""
+    content: bytes = b""
     reason: str | None = None  # why failed/unavailable, one sentence
     hint: str | None = None
     source_bytes: int = 0  # bytes read from the cluster, before any cut
@@ -87,8 +90,24 @@ class Artifact:
     @property
     def size_bytes(self) -> int:
         """Size of what is kept (what gets attached)."""
-        text = self.content
-        return len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+        return len(self.content)
+
+    @property
+    def text(self) -> str:
+        """The whole content decoded; for small artifacts (tests, summaries), not for logs."""
+        return self.content.decode("utf-8", "replace")
+
+    def last_lines(self, count: int) -> list[str]:
+        """The last ``count`` lines, decoding only them."""
+        data, end = self.content, len(self.content)
+        while end and data[end - 1] == 0x0A:
+            end -= 1
+        start = end
+        for _ in range(count):
+            start = data.rfind(b"\n", 0, start)
+            if start < 0:
+                break
+        return data[start + 1 : end].decode("utf-8", "replace").split("\n") if end else []
 
 
 @dataclass(frozen=True)

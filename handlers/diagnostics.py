@@ -122,14 +122,15 @@ async def _pod_status(spec: _Spec, ctx: _Ctx) -> Artifact:
     except (CodexError, TimeoutError) as e:
         notes = (f"Events could not be read: {e.message if isinstance(e, CodexError) else 'timed out'}",)
     text = render_pod_status(ctx.pod, ctx.events, workflow_label=ctx.policy.pods.workflow_label)
-    return spec.artifact(ArtifactStatus.OK, content=text, notes=notes, source_bytes=len(text.encode()))
+    data = text.encode()
+    return spec.artifact(ArtifactStatus.OK, content=data, notes=notes, source_bytes=len(data))
 
 
 async def _from_capture(spec: _Spec, capture: LogCapture, error: str | None, notes: list[str]) -> Artifact:
     got = await asyncio.to_thread(capture.finish)  # redacting ~cap bytes takes seconds of CPU
     return spec.artifact(
         ArtifactStatus.FAILED if error else ArtifactStatus.OK,
-        content=got.text,
+        content=got.data,
         reason=error,
         source_bytes=got.source_bytes,
         source_lines=got.source_lines,
@@ -185,7 +186,7 @@ async def _volume(spec: _Spec, ctx: _Ctx) -> Artifact:
     limit = ctx.policy.timeouts.diagnostics_exec
     async with asyncio.timeout(limit + ctx.policy.timeouts.api):
         result = await ctx.exec.run(ctx.req.pod, ctx.docker, ["du", "-sh", ctx.data_root], limit)
-    text = redact(result.output)
+    text = redact(result.output).encode()
     if result.timed_out:
         return spec.artifact(
             ArtifactStatus.FAILED, content=text, reason=f"`du` did not finish within {limit:g}s."
@@ -199,7 +200,7 @@ async def _volume(spec: _Spec, ctx: _Ctx) -> Artifact:
         if result.ok
         else (f"`du` exited {result.exit_code}: some files were unreadable; the total may be low.",)
     )
-    return spec.artifact(ArtifactStatus.OK, content=text, notes=notes, source_bytes=len(text.encode()))
+    return spec.artifact(ArtifactStatus.OK, content=text, notes=notes, source_bytes=len(text))
 
 
 async def _kyverno(spec: _Spec, ctx: _Ctx) -> Artifact:
@@ -212,7 +213,8 @@ async def _kyverno(spec: _Spec, ctx: _Ctx) -> Artifact:
     uid = ctx.pod.uid if ctx.pod else None
     ctx.kyverno = summarise(reports, pod=ctx.req.pod, uid=uid, guardrail_policy=guardrail)
     text = render_text(ctx.kyverno, pod=ctx.req.pod, namespace=ctx.ns, reports_in_namespace=len(reports))
-    return spec.artifact(ArtifactStatus.OK, content=text, source_bytes=len(text.encode()))
+    data = text.encode()
+    return spec.artifact(ArtifactStatus.OK, content=data, source_bytes=len(data))
 
 
 def _specs(ctx: _Ctx) -> dict[ArtifactKey, _Spec]:

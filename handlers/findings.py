@@ -25,9 +25,8 @@ _STRUCTURED = re.compile(r"\blevel=(?:error|fatal|panic)\b", re.IGNORECASE)
 _PLAIN = re.compile(r"\b(?:error|fatal|panic)\b", re.IGNORECASE)
 
 
-def error_lines(log_text: str, *, tail_lines: int = DAEMON_TAIL_LINES) -> list[str]:
-    """Lines in the last ``tail_lines`` lines that report an error, fatal or panic."""
-    tail = log_text.rstrip("\n").rsplit("\n", tail_lines)[-tail_lines:]
+def error_lines(tail: list[str]) -> list[str]:
+    """The lines that report an error, fatal or panic."""
     out = []
     for line in tail:
         structured = "level=" in line
@@ -44,7 +43,7 @@ def _quote(line: str) -> str:
 def _daemon_findings(daemon: Artifact | None) -> list[Finding]:
     if daemon is None or not daemon.content:
         return []
-    errors = error_lines(daemon.content)
+    errors = error_lines(daemon.last_lines(DAEMON_TAIL_LINES))
     if not errors:
         return []
     n = len(errors)

@@ -89,7 +89,7 @@ class ScriptedExec:
     result: ExecResult | Exception
     calls: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
-    async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
+    async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:
         self.calls.append((pod, container, tuple(argv)))
         if isinstance(self.result, Exception):
             raise self.result
@@ -185,7 +185,7 @@ async def test_healthy_pod_yields_every_artifact_ok_with_runbook_content() -> No
     assert all(a.status is ArtifactStatus.OK for a in d.artifacts), [(a.key, a.reason) for a in d.artifacts]
     assert d.workflow == WF and d.phase == "Running"
     daemon = d.artifact(K.DAEMON_LOGS)
-    assert daemon is not None and "API listen on 127.0.0.1:2375" in daemon.content
+    assert daemon is not None and "API listen on 127.0.0.1:2375" in daemon.text
     assert (POD, "docker", 600) in w.logs.calls
     assert daemon.command == f"kubectl logs -n argo-workflows {POD} -c docker --since=10m"
     assert w.exec.calls == [(POD, "docker", ("du", "-sh", "/var/lib/docker"))]
@@ -194,7 +194,7 @@ async def test_healthy_pod_yields_every_artifact_ok_with_runbook_content() -> No
         d.kyverno is not None and d.kyverno.guardrail is not None and d.kyverno.guardrail.count("pass") == 1
     )
     status = d.artifact(K.POD_STATUS)
-    assert status is not None and "Phase:      Running" in status.content and "docker" in status.content
+    assert status is not None and "Phase:      Running" in status.text and "docker" in status.text
     assert not [f for f in d.findings if f.severity is not Severity.INFO]
 
 
@@ -202,7 +202,7 @@ async def test_workflow_logs_are_argo_logs_ordered_by_start_and_prefixed_per_pod
     d = await healthy_world().collect()
     wf = d.artifact(K.WORKFLOW_LOGS)
     assert wf is not None and wf.command == f"argo logs {WF} --namespace argo-workflows"
-    assert wf.content == (
+    assert wf.text == (
         f"{WF}-prepare-1: cloning repo\n{WF}-prepare-1: done\n{POD}: building image\n{POD}: pushed\n"
     )
 
@@ -263,7 +263,7 @@ async def test_each_artifact_fails_alone_and_says_why() -> None:
     )
     assert by[K.KYVERNO].status is ArtifactStatus.FAILED and "policyreports" in (by[K.KYVERNO].reason or "")
     assert by[K.POD_STATUS].ok and by[K.WORKFLOW_LOGS].ok
-    assert "cloning repo" in by[K.WORKFLOW_LOGS].content
+    assert "cloning repo" in by[K.WORKFLOW_LOGS].text
     assert {a.key for a in d.problems} == {K.DAEMON_LOGS, K.VOLUME_USAGE, K.KYVERNO}
     assert sum("collection failed" in f.text for f in d.findings) == 3
 
@@ -284,7 +284,7 @@ async def test_unreadable_pod_still_collects_what_needs_only_its_name() -> None:
     d = await w.collect()
     by = {a.key: a for a in d.artifacts}
     assert by[K.POD_STATUS].status is ArtifactStatus.FAILED and "forbidden" in (by[K.POD_STATUS].reason or "")
-    assert by[K.DAEMON_LOGS].ok and "API listen" in by[K.DAEMON_LOGS].content
+    assert by[K.DAEMON_LOGS].ok and "API listen" in by[K.DAEMON_LOGS].text
     assert by[K.WORKFLOW_LOGS].status is ArtifactStatus.UNAVAILABLE
     assert by[K.VOLUME_USAGE].ok and by[K.KYVERNO].ok
 
@@ -309,7 +309,7 @@ async def test_a_stalled_log_stream_keeps_what_arrived_and_fails_the_artifact() 
     d = await asyncio.wait_for(w.collect(), 5)
     daemon = d.artifact(K.DAEMON_LOGS)
     assert daemon is not None and daemon.status is ArtifactStatus.FAILED
-    assert daemon.content == "first line\n" and "stalled" in (daemon.reason or "")
+    assert daemon.text == "first line\n" and "stalled" in (daemon.reason or "")
 
 
 async def test_artifacts_are_collected_concurrently() -> None:
@@ -326,8 +326,8 @@ async def test_oversized_daemon_log_is_cut_and_the_finding_says_so() -> None:
     d = await w.collect(cap=64 * 1024)
     daemon = d.artifact(K.DAEMON_LOGS)
     assert daemon is not None and daemon.cut is not None and daemon.ok
-    assert daemon.source_lines == 20_000 and len(daemon.content) < 64 * 1024 + 200
-    assert daemon.cut.marker in daemon.content
+    assert daemon.source_lines == 20_000 and len(daemon.text) < 64 * 1024 + 200
+    assert daemon.cut.marker in daemon.text
     assert any(f.text.startswith("Daemon logs: ") and "over the cap" in f.text for f in d.findings)
 
 
@@ -337,6 +337,6 @@ async def test_secrets_in_any_artifact_are_redacted() -> None:
     w.logs.logs[(POD, "docker")] = f'level=info msg="auth with {token}"\n'.encode()
     w.logs.logs[(POD, "main")] = b"export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
     d = await w.collect()
-    everything = "\n".join(a.content for a in d.artifacts)
+    everything = "\n".join(a.text for a in d.artifacts)
     assert token not in everything and "wJalrXUtnFEMI" not in everything
     assert "[REDACTED]" in everything

@@ -19,7 +19,7 @@ def capture(data: bytes, cap: int, chunk: int | None = None) -> tuple[str, LogCa
     step = chunk or max(len(data), 1)
     for i in range(0, len(data), step):
         c.feed(data[i : i + step])
-    return c.finish().text, c
+    return c.finish().data.decode(), c
 
 
 def numbered(n: int) -> bytes:
@@ -31,7 +31,7 @@ def test_small_log_is_kept_whole_and_unmarked() -> None:
     c = LogCapture(10_000)
     c.feed(data)
     got = c.finish()
-    assert got.text == data.decode()
+    assert got.data.decode() == data.decode()
     assert got.cut is None
     assert (got.source_bytes, got.source_lines) == (len(data), 100)
 
@@ -66,12 +66,12 @@ def test_cut_marker_states_exactly_what_was_cut() -> None:
         c.feed(data[i : i + 1000])
     got = c.finish()
     assert got.cut is not None
-    kept_lines = got.text.count("\n") - 1
+    kept_lines = got.data.decode().count("\n") - 1
     assert got.cut.cut_lines == 10_000 - kept_lines
     assert got.cut.cut_bytes == len(data) - got.cut.head_bytes - got.cut.tail_bytes
     assert got.cut.head_bytes <= 10_000 and got.cut.tail_bytes <= 10_000
-    assert f"cut {human_bytes(got.cut.cut_bytes)} ({got.cut.cut_lines:,} lines)" in got.text
-    assert "kept first 9.8 KB and last 9.8 KB" in got.text
+    assert f"cut {human_bytes(got.cut.cut_bytes)} ({got.cut.cut_lines:,} lines)" in got.data.decode()
+    assert "kept first 9.8 KB and last 9.8 KB" in got.data.decode()
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -85,7 +85,7 @@ def test_chunking_never_changes_the_result(seed: int) -> None:
         n = rng.randint(1, 5000)
         c.feed(data[i : i + n])
         i += n
-    assert c.finish().text == whole
+    assert c.finish().data.decode() == whole
     assert whole.endswith("no newline at the end")
 
 
@@ -96,7 +96,7 @@ def test_a_token_split_across_chunks_is_still_redacted() -> None:
     c = LogCapture(1_000_000)
     c.feed(data[:cut_at])
     c.feed(data[cut_at:])
-    text = c.finish().text
+    text = c.finish().data.decode()
     assert GHP not in text and "ghp_" not in text
     assert "login with [REDACTED]" in text
 
@@ -138,20 +138,23 @@ def test_a_giant_line_without_newlines_is_cut_mid_line() -> None:
 
 
 def test_memory_stays_bounded_by_the_cap_while_streaming_much_more() -> None:
-    cap = 1 << 20
-    chunk = numbered(2400)  # ~67 KB
+    cap = 4 << 20
+    chunk = numbered(2400)  # ~67 KB, like one read from the API server
     tracemalloc.start()
     try:
         c = LogCapture(cap)
-        for _ in range(800):  # ~54 MB through the capture
+        for _ in range(1500):  # ~100 MB through the capture
             c.feed(chunk)
-        text = c.finish().text
-        _, peak = tracemalloc.get_traced_memory()
+        _, streaming_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        data = c.finish().data
+        _, finish_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert c.source_bytes == 800 * len(chunk)
-    assert len(text) < cap + 200
-    assert peak < 5 * cap  # raw head+tail, the joined tail, its text and redaction copies
+    assert c.source_bytes == 1500 * len(chunk)
+    assert len(data) < cap + 200
+    assert streaming_peak < 1.2 * cap  # the head and the ring buffer, nothing per chunk
+    assert finish_peak < 2.5 * cap  # the kept bytes, their redacted copy, and one block being redacted
 
 
 def test_prefixer_prefixes_every_line_whatever_the_chunking() -> None:

@@ -37,8 +37,8 @@ def artifact(key: ArtifactKey, content: str, *, title: str | None = None, **kw: 
         title=title or key.value,
         command=f"kubectl get {key.value}",
         status=kw.pop("status", ArtifactStatus.OK),  # type: ignore[arg-type]
-        content=content,
-        source_bytes=len(content),
+        content=content.encode(),
+        source_bytes=len(content.encode()),
         **kw,  # type: ignore[arg-type]
     )
 

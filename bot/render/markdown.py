@@ -151,7 +151,7 @@ def validation_comment(v: Validation, *, marker: str, permalink: str | None) -> 
         Section(
             title=f"Output of {s.command}",
             summary=f"{STEP_ICON[s.state]} Output of {s.command}",
-            body=s.output or "(no output)",
+            body=(s.output or "(no output)").encode(),
         )
         for s in v.steps
         if s.state.finished and s.state is not StepState.SKIPPED

@@ -30,7 +30,7 @@ def utf16_len(text: str) -> int:
 class Section:
     title: str  # how the trim note names it
     summary: str  # plain text; escaped here
-    body: str  # redacted text for the fenced block; empty: no block
+    body: bytes  # redacted UTF-8 for the fenced block; empty: no block
     preface: str = ""  # Markdown shown above the block (reason, notes)
 
 
@@ -59,27 +59,29 @@ def render_section(s: Section, body: str) -> str:
     return "\n".join(parts) + "\n\n"
 
 
-def trim_lines(text: str, limit: int) -> tuple[str, int]:
-    """Head and tail of ``text`` in whole lines around a marker, within ``limit``; (text, lines kept)."""
-    total = len(text)
+def _line_count(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def trim_lines(data: bytes, limit: int) -> tuple[bytes, int]:
+    """Head and tail of ``data`` in whole lines around a marker, within ``limit``; (bytes, lines kept)."""
+    total = len(data)
     keep = max(limit - _MARKER_RESERVE, 0)
-    head_end = text.rfind("\n", 0, keep // 2) + 1 or keep // 2
-    tail_budget = keep - head_end
-    tail_start = total - tail_budget
-    if tail_start > 0 and text[tail_start - 1] != "\n":
-        nl = text.find("\n", tail_start)
+    head_end = data.rfind(b"\n", 0, keep // 2) + 1 or keep // 2
+    tail_start = total - (keep - head_end)
+    if tail_start > 0 and data[tail_start - 1] != 0x0A:
+        nl = data.find(b"\n", tail_start)
         if 0 <= nl < total - 1:
             tail_start = nl + 1
-    cut_lines = text.count("\n", head_end, tail_start)
+    cut_lines = data.count(b"\n", head_end, tail_start)
     marker = (
         f"… [{cut_lines:,} lines ({human_bytes(tail_start - head_end)}) trimmed here to fit GitHub; "
         "the whole file is in the Slack thread] …\n"
-    )
-    head, tail = text[:head_end], text[tail_start:]
-    if head and not head.endswith("\n"):
-        head += "\n"
-    kept = head.count("\n") + tail.count("\n") + (0 if tail.endswith("\n") or not tail else 1)
-    return head + marker + tail, kept
+    ).encode()
+    head, tail = data[:head_end], data[tail_start:]
+    if head and not head.endswith(b"\n"):
+        head += b"\n"
+    return head + marker + tail, _line_count(head) + _line_count(tail)
 
 
 def _levels(sizes: list[int], room: int) -> int:
@@ -97,16 +99,15 @@ def _levels(sizes: list[int], room: int) -> int:
 def _bodies(sections: list[Section], level: int) -> tuple[list[str], list[Trimmed]]:
     bodies, trimmed = [], []
     for s in sections:
-        total_lines = s.body.count("\n") + (0 if s.body.endswith("\n") or not s.body else 1)
         if len(s.body) <= level:
-            bodies.append(redact(s.body))
+            bodies.append(redact(s.body.decode("utf-8", "replace")))
         elif level < MIN_SECTION_CHARS:
             bodies.append("")
-            trimmed.append(Trimmed(s.title, 0, total_lines, dropped=True))
+            trimmed.append(Trimmed(s.title, 0, _line_count(s.body), dropped=True))
         else:
             body, kept = trim_lines(s.body, level)
-            bodies.append(redact(body))
-            trimmed.append(Trimmed(s.title, kept, total_lines))
+            bodies.append(redact(body.decode("utf-8", "replace")))
+            trimmed.append(Trimmed(s.title, kept, _line_count(s.body)))
     return bodies, trimmed
 
 
