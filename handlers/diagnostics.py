@@ -154,7 +154,10 @@ async def _daemon_logs(spec: _Spec, ctx: _Ctx) -> Artifact:
         error = redact(e.message)
     except TimeoutError:
         error = f"The log stream stalled for {ctx.policy.timeouts.api:g}s; kept what arrived."
-    return await _from_capture(spec, capture, error, [])
+    quiet = (
+        [] if capture.source_bytes else [f"No log lines in the last {format_since(ctx.req.since_seconds)}."]
+    )
+    return await _from_capture(spec, capture, error, quiet)
 
 
 async def _workflow_logs(spec: _Spec, ctx: _Ctx) -> Artifact:
