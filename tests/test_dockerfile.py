@@ -74,6 +74,8 @@ def _build_image_venv(target: Path) -> None:
             argv[0] = sys.executable
         done = run(argv, cwd=cwd)
         assert done.returncode == 0, f"{template!r} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        built = set(re.findall(r"Building wheel for (\S+)", done.stdout)) - {"codex-bot"}
+        assert not built, f"no binary wheel for {built}: the slim builder stage has no compiler"
 
 
 def copy_like_docker(source: Path, dest: Path, *, into_dir: bool) -> None:
