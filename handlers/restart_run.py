@@ -65,8 +65,11 @@ def _step(planned: PlannedExec, result: ExecResult) -> StepResult:
     if result.exit_code in planned.ok_exit_codes:
         return done.with_(state=StepState.PASSED, detail=planned.note if result.exit_code else "")
     code = "no exit status" if result.exit_code is None else f"exit {result.exit_code}"
-    last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
-    return done.with_(state=StepState.FAILED, detail=f"{code}: {last[:200]}" if last else code)
+    # The error is usually stderr's first line ("Cannot connect to the Docker daemon …"), not the
+    # last line of the combined output ("errors pretty printing info").
+    lines = [ln for ln in redact(result.stderr).splitlines() if ln.strip()]
+    why = lines[0] if lines else next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
+    return done.with_(state=StepState.FAILED, detail=f"{code}: {why[:200]}" if why else code)
 
 
 async def run_planned(exec: PodExec, pod: str, planned: PlannedExec, clock: Clock) -> StepResult:
@@ -236,7 +239,7 @@ class RestartRun:
                 return await self._fail(seen.fatal)
             if seen.ready:
                 prefix = "container restarted; " if self.container_restarted else ""
-                reason = f"{prefix}ready after {elapsed:.0f} s"
+                reason = f"{prefix}ready after {_seconds(elapsed)}"
                 return self._finish(RestartState.READY, reason, ready_after=elapsed)
             now = self.clock.monotonic()
             if now >= deadline:
@@ -309,6 +312,10 @@ class RestartRun:
             container_restarted=self.container_restarted,
             log_tail=log_tail,
         )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
 
 
 def _why(e: Exception, timeout: float) -> str:

@@ -73,7 +73,7 @@ class Sim:
     def pkill_ran(self) -> bool:
         return PKILL in self.calls
 
-    async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
+    async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:
         self.calls.append((container, tuple(argv)))
         self.clock.t += 0.1
         if argv[0] in self.exec_errors:
@@ -85,7 +85,7 @@ class Sim:
             return ExecResult("", "", 0, 0.1)
         if self.info_failures > 0:
             self.info_failures -= 1
-            return ExecResult("", DOWN, 1, 0.1)
+            return ExecResult("Client:\n Version: 27.3.1\n", f"{DOWN}\nerrors pretty printing info\n", 1, 0.1)
         return ExecResult("Server Version: 27.3.1\n", "", 0, 0.1)
 
     async def stream(
@@ -146,7 +146,7 @@ async def test_ready_on_third_poll_runs_exactly_the_runbook(sim: Sim) -> None:
     result = await restart(sim, progress)
     assert sim.calls == [PKILL, START, INFO, INFO, INFO]
     assert result.state is RestartState.READY and result.ready
-    assert result.attempts == 3 and result.reason == "ready after 4 s"
+    assert result.attempts == 3 and result.reason == "ready after 4.1 s"
     assert result.ready_after == pytest.approx(4.1)
     assert sim.clock.sleeps == pytest.approx([1.9, 1.9])  # one poll every 2 s, counted from its start
     assert [s.key for s in result.execs] == ["stop-daemon", "start-daemon", *["docker-info"] * 3]
@@ -167,7 +167,7 @@ async def test_pkill_finding_no_process_is_fine(sim: Sim) -> None:
         1,
         "exit 1 (no process found) is fine",
     )
-    assert result.reason == "ready after 0 s"
+    assert result.reason == "ready after 0.1 s"
 
 
 async def test_never_ready_times_out_with_last_docker_info_and_redacted_logs(sim: Sim) -> None:
@@ -183,7 +183,7 @@ async def test_never_ready_times_out_with_last_docker_info_and_redacted_logs(sim
     assert result.attempts == 61  # t = 0, 2, …, 120
     assert sim.calls == [PKILL, START] + [INFO] * 61
     assert sim.clock.t - 1000.0 == pytest.approx(120.3)
-    assert result.last_docker_info == DOWN
+    assert DOWN in result.last_docker_info and "Client:" in result.last_docker_info
     tail = result.log_tail.splitlines()
     assert len(tail) == 20 and tail[0] == "dockerd line 12"
     assert "ghp_" not in result.log_tail and "[REDACTED]" in tail[-1]
@@ -219,7 +219,7 @@ async def test_container_restarted_by_pkill_is_waited_for_and_reported_ready(sim
     assert sim.calls == [PKILL, INFO, INFO]  # no second daemon next to the entrypoint's own
     assert result.steps[1].state is StepState.SKIPPED
     assert result.state is RestartState.READY and result.container_restarted
-    assert result.reason == "container restarted; ready after 4 s"
+    assert result.reason == "container restarted; ready after 4.1 s"
     assert result.attempts == 3
     waiting = [p for p in progress.seen if p.stage is RestartStage.WAITING]
     assert waiting[0].last_error == "the `docker` container is waiting" and waiting[0].container_restarted
@@ -231,7 +231,7 @@ async def test_start_failing_because_the_container_restarted_still_waits_for_it(
     result = await restart(sim)
     assert sim.calls == [PKILL, START, INFO]
     assert result.steps[1].state is StepState.FAILED
-    assert result.reason == "container restarted; ready after 0 s"
+    assert result.reason == "container restarted; ready after 0.1 s"
 
 
 async def test_start_failing_in_a_healthy_container_stops_with_the_reason(sim: Sim) -> None:
@@ -255,7 +255,7 @@ async def test_pod_replaced_while_waiting_fails_at_once(sim: Sim) -> None:
 async def test_earlier_container_restart_is_not_taken_for_ours(sim: Sim) -> None:
     sim.pod = make_pod(docker_restarts=3)  # restarted between the request and the approval
     result = await restart(sim, restarts_before=2)
-    assert result.reason == "ready after 0 s" and not result.container_restarted
+    assert result.reason == "ready after 0.1 s" and not result.container_restarted
 
 
 async def test_progress_failure_does_not_stop_the_restart(sim: Sim) -> None:
@@ -274,7 +274,7 @@ async def test_inspect_shows_a_down_daemon_as_information(sim: Sim) -> None:
         "argo-workflows",
     )
     assert sim.calls == [INFO]
-    assert not ctx.daemon_ok and ctx.docker_info.output == DOWN
+    assert not ctx.daemon_ok and ctx.docker_info.detail == f"exit 1: {DOWN}"
     assert ctx.log_tail == "starting\nAuthorization: [REDACTED]" and ctx.log_error is None
     assert ctx.target == RestartTarget("codex-build-1", "uid-1", 0)
     assert [(p.container, p.argv) for p in ctx.plan] == [PKILL, START, INFO]

@@ -173,12 +173,11 @@ async def run_approved(deps: Deps, surface: Surface, approval: Approval) -> Rest
     decided_at = approval.decided_at or approval.created_at
     outcome = f"{approved_outcome(approval.decided_by or '?', decided_at).removesuffix(' Restarting…')}"
     await _redraw(deps, surface, approval, f"{outcome}\n{final.text}")
-    files = result_attachments(result)
-    if files and live.ref is not None:
-        await surface.upload(live.ref, files, comment="Last `docker info` output and sidecar log lines:")
     requester = await _tell_requester(deps, surface, approval, final)
-    if files and requester is not None and requester != live.ref:
-        await surface.upload(requester, files, comment="Last `docker info` output and sidecar log lines:")
+    files = result_attachments(result)
+    for parent in dict.fromkeys(p for p in (thread, requester) if p is not None):
+        if files:
+            await surface.upload(parent, files, comment="Last `docker info` output and sidecar log lines:")
     return result
 
 
@@ -212,13 +211,15 @@ async def _redraw(deps: Deps, surface: Surface, approval: Approval, outcome: str
 async def _tell_requester(
     deps: Deps, surface: Surface, approval: Approval, message: Message
 ) -> MessageRef | None:
-    """In the requester's thread: their notice, else the request's own thread, else a direct message."""
+    """In the requester's thread (their notice's, else the request's own when asked in the incident
+    channel), else as a direct message. Returns where files for them belong (the thread's parent)."""
     saved = await deps.store.get_state(_notice_key(approval.id))
     thread = MessageRef(saved["channel"], saved["ts"]) if saved else None
     if thread is None and approval.message_channel == approval.channel:
         thread = _message_ref(approval)
     if thread is not None:
-        return await _try_post(surface, thread.channel, message, thread=thread)
+        posted = await _try_post(surface, thread.channel, message, thread=thread)
+        return thread if posted is not None else None
     return await _try_post(surface, approval.requester, message)
 
 
