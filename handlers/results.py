@@ -37,6 +37,7 @@ class StepResult:
     duration: float | None = None
     output: str = ""
     detail: str = ""  # one line for the user: "DOCKER_TLS_VERIFY is '1', expected '0'"
+    api_error_hint: str | None = None  # set when the bot could not run the step at all (RBAC, API down)
 
     def with_(self, **changes: object) -> StepResult:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -68,9 +69,15 @@ class Validation:
         return tuple(s for s in self.steps if s.state.bad)
 
     @property
+    def api_error(self) -> StepResult | None:
+        return next((s for s in self.steps if s.api_error_hint is not None), None)
+
+    @property
     def failed_step(self) -> StepResult | None:
         """The root cause to act on: a wrong environment explains every later failure; else a dead
         daemon (`docker info`) explains the other docker steps; else the first failure."""
+        if self.api_error is not None:
+            return self.api_error
         failed = {s.key: s for s in self.failed_steps}
         for key in ("env", "docker-info"):
             if key in failed:
@@ -79,6 +86,10 @@ class Validation:
 
     @property
     def suggestion(self) -> str | None:
+        blocked = self.api_error
+        if blocked is not None:
+            hint = blocked.api_error_hint or ""
+            return f"The bot could not run commands in the pod. {hint[:1].upper()}{hint[1:]}".strip()
         failed = self.failed_step
         if failed is None:
             return None

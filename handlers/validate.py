@@ -104,7 +104,8 @@ async def _run_step(step: StepResult, pod: str, *, exec: PodExec, policy: Policy
     try:
         result = await exec.run(pod, step.container, step.argv, _timeout(policy, step.key))
     except ClusterError as e:
-        return step.with_(state=StepState.FAILED, detail=e.message, output=e.for_user())
+        hint = e.hint or "Check the bot's access to the Kubernetes API."
+        return step.with_(state=StepState.FAILED, detail=e.message, output=e.for_user(), api_error_hint=hint)
     return _finished(step, result, policy.docker.expected_env)
 
 
@@ -131,13 +132,15 @@ async def validate(
 
     skip_reason: str | None = None
     for i, step in enumerate(steps):
-        if skip_reason is not None and step.key != "env":
+        if skip_reason is not None:
             await publish(i, step.with_(state=StepState.SKIPPED, detail=skip_reason))
             continue
         await publish(i, step.with_(state=StepState.RUNNING))
         done = await _run_step(step, pod.name, exec=exec, policy=policy)
         await publish(i, done)
-        if step.key == "docker-info" and done.state.bad:
+        if done.api_error_hint is not None:
+            skip_reason = "skipped: the bot cannot run commands in this pod (see above)"
+        elif step.key == "docker-info" and done.state.bad:
             skip_reason = "skipped: `docker info` failed, so the daemon cannot run it"
     v = Validation(v.pod, v.namespace, v.workflow, tuple(steps), v.started_at, datetime.now(UTC))
     if on_change is not None:

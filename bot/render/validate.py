@@ -33,6 +33,8 @@ def headline(v: Validation) -> str:
         return f"Validating {v.pod}…"
     if v.passed:
         return f"{v.pod}: Docker sidecar healthy"
+    if v.api_error is not None:
+        return f"{v.pod}: the bot could not run the checks"
     failed = v.failed_step
     return f"{v.pod}: failed at {failed.title if failed else 'an unknown step'}"
 
