@@ -22,7 +22,7 @@ from bot.flows.registry import (
 )
 from handlers.errors import UsageError
 
-_MODULES = ("basic", "validate")
+_MODULES = ("basic", "validate", "diagnostics")
 
 for _name in _MODULES:
     importlib.import_module(f"bot.flows.{_name}")

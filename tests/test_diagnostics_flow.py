@@ -1,0 +1,154 @@
+"""`/codex diagnostics` end to end: signed slash command in; Slack summary, files and a GitHub comment out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox.seed import DAEMON_DOWN_POD, HEALTHY_POD
+from tests.fakes.slack_models import Message
+from tests.harness import OPS_CHANNEL, World, policy_for_tests, world
+
+REPO, ISSUE = "acme/widgets", 7
+ARTIFACT_FILES = ("pod-status.txt", "daemon-logs.log", "workflow-logs.log", "volume-usage.txt", "kyverno.txt")
+SECRETS = {
+    "github": "ghp_" + "FlowSecret0123456789abcdefABCDEFghij12",
+    "slack": "xoxb-" + "2048392011-4857302918475-kT9bW3nQ7rL2mX8vC4zH",
+    "aws": "AKIA" + "FLOWSECRET123456",
+    "password": "hunter2-" + "flow-password",
+}
+
+
+@pytest.fixture
+async def w(tmp_path: Path) -> AsyncIterator[World]:
+    async with world(tmp_path) as started:
+        started.github.add_issue(REPO, ISSUE)
+        yield started
+
+
+async def summary(w: World, pod: str) -> Message:
+    def done() -> Message | None:
+        for m in w.slack.messages(OPS_CHANNEL):
+            if m.thread_ts is None and f"Diagnostics for {pod}" in m.text:
+                return m
+        return None
+
+    return await w.slack.wait_for(done)
+
+
+async def thread_files(w: World, parent: Message, count: int = len(ARTIFACT_FILES)) -> dict[str, str]:
+    def files() -> dict[str, str] | None:
+        found = {f.filename: f.text for f in w.slack.files(OPS_CHANNEL, thread_ts=parent.ts)}
+        return found if len(found) >= count else None
+
+    return await w.slack.wait_for(files)
+
+
+async def thread_note(w: World, parent: Message, needle: str) -> str:
+    def note() -> str | None:
+        msgs = [m.text for m in w.slack.messages(OPS_CHANNEL) if m.thread_ts == parent.ts]
+        return next((t for t in msgs if needle in t), None)
+
+    return await w.slack.wait_for(note)
+
+
+async def test_summary_and_one_file_per_artifact_in_the_thread(w: World) -> None:
+    response = await w.bot.command(f"diagnostics {HEALTHY_POD} --since 1h")
+    assert response.status == 200 and response.elapsed < 3
+    parent = await summary(w, HEALTHY_POD)
+    assert "5 of 5 collected" in parent.text
+    text = parent.visible_text
+    assert "Key findings" in text and "`/var/lib/docker` uses 1.3G" in text
+    assert "codex-privileged-guardrails`: admitted (3 pass)" in text
+    assert "daemon log window 1h" in text
+    files = await thread_files(w, parent)
+    assert sorted(files) == sorted(f"{HEALTHY_POD}-{name}" for name in ARTIFACT_FILES)
+    assert "API listen on 127.0.0.1:2375" in files[f"{HEALTHY_POD}-daemon-logs.log"]
+    assert files[f"{HEALTHY_POD}-volume-usage.txt"] == "1.3G\t/var/lib/docker\n"
+    assert w.github.comments(REPO, ISSUE) == []
+
+
+async def test_broken_pod_summary_leads_with_the_daemon_errors(w: World) -> None:
+    await w.bot.command(f"diagnostics {DAEMON_DOWN_POD}")
+    parent = await summary(w, DAEMON_DOWN_POD)
+    findings = parent.visible_text.split("Key findings", 1)[1]
+    assert findings.index("error/fatal lines") < findings.index("uses 1.3G")
+    assert "Warning events: Unhealthy ×7" in findings
+
+
+async def test_issue_comment_is_created_then_updated_on_a_rerun(w: World) -> None:
+    await w.bot.command(f"diagnostics {HEALTHY_POD} --issue {REPO}#{ISSUE}")
+    parent = await summary(w, HEALTHY_POD)
+    await thread_note(w, parent, "Posted to <")
+    [comment] = w.github.comments(REPO, ISSUE)
+    assert comment.body.startswith(f"<!-- codex-bot:diagnostics:{HEALTHY_POD} -->")
+    assert comment.body.count("<details>") == 5 and len(comment.body) <= 65_536
+    permalink = f"/archives/{OPS_CHANNEL}/p{parent.ts.replace('.', '')}"
+    assert permalink in comment.body
+
+    w.cluster.log(HEALTHY_POD, "docker", 'level=error msg="second run sees this"')
+    await w.bot.command(f"diagnostics {HEALTHY_POD} --issue #{ISSUE}")  # default repo from config
+    await w.github.wait_for(lambda: len(w.github.comments(REPO, ISSUE)[0].versions) == 2)
+    [comment] = w.github.comments(REPO, ISSUE)
+    assert "second run sees this" in comment.body
+
+
+async def test_github_refusals_are_told_in_the_thread_and_the_files_still_arrive(w: World) -> None:
+    await w.bot.command(f"diagnostics {HEALTHY_POD} --issue {REPO}#999")  # no such issue
+    parent = await summary(w, HEALTHY_POD)
+    note = await thread_note(w, parent, "GitHub")
+    assert "999" in note and ("not found" in note.lower() or "404" in note)
+    assert len(await thread_files(w, parent)) == len(ARTIFACT_FILES)
+
+    w.github.deny_writes(REPO)
+    await w.bot.command(f"diagnostics {DAEMON_DOWN_POD} --issue {REPO}#{ISSUE}")
+    parent = await summary(w, DAEMON_DOWN_POD)
+    note = await thread_note(w, parent, "GitHub")
+    assert "write" in note.lower() or "403" in note
+    assert len(await thread_files(w, parent)) == len(ARTIFACT_FILES)
+    assert w.github.comments(REPO, ISSUE) == []
+
+
+async def test_secrets_in_the_pod_never_reach_slack_or_github(w: World) -> None:
+    c = w.cluster
+    c.log(HEALTHY_POD, "docker", f'level=error msg="push failed" token={SECRETS["github"]}')
+    c.log(HEALTHY_POD, "docker", f"export SLACK_BOT_TOKEN={SECRETS['slack']}")
+    c.log(HEALTHY_POD, "main", f"aws_access_key_id={SECRETS['aws']} password={SECRETS['password']}")
+    c.add_event(HEALTHY_POD, "Failed", f"pull with Authorization: Bearer {SECRETS['github']}", type="Warning")
+    await w.bot.command(f"diagnostics {HEALTHY_POD} --issue {REPO}#{ISSUE}")
+    parent = await summary(w, HEALTHY_POD)
+    files = await thread_files(w, parent)
+    await thread_note(w, parent, "Posted to")
+    seen = [m.visible_text for m in w.slack.messages()] + list(files.values())
+    seen += [c.body for c in w.github.comments(REPO, ISSUE)]
+    for name, secret in SECRETS.items():
+        assert not [s for s in seen if secret in s], f"{name} secret leaked"
+    assert "[REDACTED]" in files[f"{HEALTHY_POD}-daemon-logs.log"]
+
+
+async def test_oversized_log_is_cut_in_slack_and_fitted_on_github(tmp_path: Path) -> None:
+    cap = 256 * 1024
+    async with world(tmp_path, policy=policy_for_tests(diagnostics={"artifact_cap_bytes": cap})) as w:
+        w.github.add_issue(REPO, ISSUE)
+        w.cluster.set_generated_log(HEALTHY_POD, "docker", 4_000_000, span_seconds=600)
+        await w.bot.command(f"diagnostics {HEALTHY_POD} --issue {REPO}#{ISSUE}")
+        parent = await summary(w, HEALTHY_POD)
+        assert "kept of 3.8 MB" in parent.visible_text and "cut " in parent.visible_text
+        daemon = (await thread_files(w, parent))[f"{HEALTHY_POD}-daemon-logs.log"]
+        assert len(daemon.encode()) < cap + 200 and daemon.count("… [cut ") == 1
+        await thread_note(w, parent, "Posted to")
+        [comment] = w.github.comments(REPO, ISSUE)
+        assert len(comment.body) <= 65_536 and "Trimmed to fit GitHub" in comment.body
+
+
+async def test_unknown_pod_is_answered_privately(w: World) -> None:
+    response = await w.bot.command("diagnostics codex-nope-1")
+
+    def told() -> str | None:
+        said = [str(r.body.get("text", "")) for r in w.slack.responses()] + [response.body]
+        return next((s for s in said if "was not found" in s), None)
+
+    await w.slack.wait_for(told)
+    assert w.slack.messages(OPS_CHANNEL) == []
