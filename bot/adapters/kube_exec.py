@@ -55,6 +55,12 @@ def exit_code(raw: bytes | str, pod: str, container: str) -> int:
     )
 
 
+def _consume(future: asyncio.Future[ExecResult]) -> None:
+    """Nobody awaits an abandoned exec any more: read its outcome so asyncio does not warn."""
+    if not future.cancelled():
+        future.exception()
+
+
 class KubePodExec:
     def __init__(self, ctx: KubeContext) -> None:
         self._ctx = ctx
@@ -73,6 +79,7 @@ class KubePodExec:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
             abandon.set()  # the worker closes the WebSocket within POLL_SLICE
+            future.add_done_callback(_consume)
             raise
 
     def _connect(self, pod: str, container: str, command: list[str]) -> Any:
