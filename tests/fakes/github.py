@@ -203,7 +203,7 @@ class FakeGithub(Routes):
     def calls(self, method: str | None = None, path: str = "*") -> list[GhRequest]:
         return [r for r in self.requests if method in (None, r.method) and fnmatch.fnmatchcase(r.path, path)]
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
         """Wait until ``predicate()`` is truthy and return its value; re-checked on every request."""
         try:
             async with asyncio.timeout(timeout), self._changed:

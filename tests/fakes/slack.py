@@ -150,7 +150,7 @@ class FakeSlack(SlackWorkspace):
     def responses(self, name: str | None = None) -> list[ResponsePost]:
         return [r for r in self._responses if name is None or r.name == name]
 
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
         """Wait until ``predicate()`` is truthy and return its value; re-checked on every request."""
         try:
             async with asyncio.timeout(timeout), self._changed:
