@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +69,33 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     @sa.event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
+        _use_wal(dbapi_connection)
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(dbapi_connection: Any) -> None:
+    """WAL is a property of the file: only the first connection switches it. Switching needs a
+    lock SQLite's busy timeout does not wait for, so replicas opening a new file together retry."""
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT
+    while True:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+        finally:
+            cursor.close()
 
 
 def alembic_config(url: URL | None = None) -> Config:
