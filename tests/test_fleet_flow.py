@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import bot.flows.fleet  # registers the flows (until bot.flows lists them)
-import bot.flows.submissions  # noqa: F401
 from bot.render.fleet import EscalationAction
 from bot.sandbox.cluster import FakeCluster
 from tests.fakes.slack_models import Message
@@ -191,3 +189,22 @@ async def test_pause_button_on_the_page_asks_for_approval_of_a_pause(tmp_path: P
         )
         assert "<@U0SRE2> asks to *pause new submissions*" in request[0].visible_text
         assert "set `configmap/codex-bot-flags:submissions_paused` to `true`" in request[0].visible_text
+
+
+async def test_collect_diagnostics_button_attaches_the_bundle_of_each_failing_pod(tmp_path: Path) -> None:
+    async with world(tmp_path, cluster=fleet_cluster()) as w:
+        await fleet(w, 1)
+        page = (await w.slack.wait_for(lambda: pages(w), timeout=10))[0]
+        status, _, _ = await w.bot.click(page, EscalationAction.DIAGNOSTICS, user_id="U0SRE2")
+        assert status == 200
+
+        def bundles() -> set[str]:
+            return {f.filename for f in w.slack.files(INCIDENT_CHANNEL, thread_ts=page.ts)}
+
+        failing = ("codex-b-1", "codex-c-1", "codex-c-2")
+        names = await w.slack.wait_for(
+            lambda: all(f"{p}-daemon-logs.log" in bundles() for p in failing) and bundles(), timeout=30
+        )
+        for pod in failing:
+            assert f"{pod}-pod-status.txt" in names and f"{pod}-volume-usage.txt" in names
+        assert not [n for n in names if n.startswith("codex-a-1")]

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-import bot.flows.rollback  # noqa: F401  (registers the flows until bot.flows lists them)
 from bot.sandbox.seed import DAEMON_DOWN_POD, TEMPLATE
 from tests.fakes.slack_models import Message
 from tests.harness import APPROVER, INCIDENT_CHANNEL, OPS_CHANNEL, REQUESTER, World, policy_for_tests, world

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import bot.flows.submissions  # noqa: F401  (registers the flows until bot.flows lists them)
 from bot.sandbox.cluster import FakeCluster
 from bot.sandbox.seed import CRON, FLAG_CONFIGMAP, PART_OF
 from tests.fakes.slack_models import Message

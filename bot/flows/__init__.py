@@ -22,7 +22,7 @@ from bot.flows.registry import (
 )
 from handlers.errors import UsageError
 
-_MODULES = ("basic", "validate", "diagnostics")
+_MODULES = ("basic", "validate", "diagnostics", "restart", "fleet", "submissions", "rollback", "watcher")
 
 for _name in _MODULES:
     importlib.import_module(f"bot.flows.{_name}")

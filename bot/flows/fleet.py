@@ -12,8 +12,11 @@ from typing import Any
 from bot.adapters.webhook import post_json
 from bot.commands import Verb
 from bot.deps import Deps
-from bot.flows.registry import Actor, Invocation, background, current_actor, flow
+from bot.flows.diagnostics import collect_for
+from bot.flows.registry import ActionInvocation, Actor, Invocation, action, background, current_actor, flow
+from bot.render.diagnostics import attachments
 from bot.render.fleet import (
+    EscalationAction,
     already_open_note,
     escalation_message,
     fleet_attachment,
@@ -22,7 +25,7 @@ from bot.render.fleet import (
 )
 from bot.store.models import AuditEntry
 from bot.surface import Message, MessageRef, Surface
-from handlers.errors import ExternalError
+from handlers.errors import CodexError, ExternalError, NotFound
 from handlers.escalation import escalation_event, next_incident_state, should_escalate
 from handlers.fleet import FleetReport, check_fleet
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BOT_USER = "codex-bot"
 MAX_DIAGNOSTIC_PODS = 50  # failing pods remembered for the "Collect diagnostics" button
+MAX_BUNDLE_PODS = 5  # bundles the button collects at once; `/codex diagnostics <pod>` does the rest
 _LOCK_TTL = 60.0
 _LOCK_WAIT = 30.0
 
@@ -62,6 +66,7 @@ async def escalate_if_needed(
         if state.get("status") == "open" and report.failing:
             state["failing_pods"] = [r.pod for r in report.failing][:MAX_DIAGNOSTIC_PODS]
         if page:
+            await deps.store.put_state(key, state)  # the page's buttons work from the moment it shows
             await _page(deps, surface, report, state, origin)
         elif origin is not None and state.get("status") == "open" and should_escalate(report, deps.policy):
             await surface.post(origin.channel, already_open_note(state), thread=origin)
@@ -122,6 +127,33 @@ async def _audit(deps: Deps, detail: str) -> None:
         )
     except Exception:
         log.exception("could not write the audit row for an escalation")
+
+
+@action(EscalationAction.DIAGNOSTICS)
+async def on_collect_diagnostics(act: ActionInvocation) -> None:
+    """The page's "Collect diagnostics" button: the runbook's bundle for the failing pods, in its thread."""
+    deps = act.deps
+    await deps.access.check(Verb.DIAGNOSTICS.value, user=act.user, channel=act.channel)
+    state = await deps.store.get_state(incident_key(deps)) or {}
+    if state.get("incident_id") != act.value or act.message is None:
+        raise NotFound(
+            "That incident is closed.", hint="Run `/codex fleet`, then `/codex diagnostics <pod>` for a pod."
+        )
+    chosen = list(state.get("failing_pods", []))[:MAX_BUNDLE_PODS]
+    thread = act.message
+    text = f":mag: <@{act.user}> asked for diagnostics of {len(chosen)} failing pod(s): collecting…"
+    await act.surface.post(thread.channel, Message(text=text), thread=thread)
+    bundles = await asyncio.gather(*(collect_for(deps, pod, None) for pod in chosen), return_exceptions=True)
+    for pod, d in zip(chosen, bundles, strict=True):
+        if isinstance(d, CodexError):
+            await act.surface.post(
+                thread.channel, Message(text=f":warning: `{pod}`: {d.for_user()}"), thread=thread
+            )
+            continue
+        if isinstance(d, BaseException):
+            raise d
+        findings = "; ".join(f.text for f in d.findings[:3]) or "no findings"
+        await act.surface.upload(thread, attachments(d), comment=f"`{d.pod}`: {findings}")
 
 
 @background("fleet-periodic")
