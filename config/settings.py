@@ -102,7 +102,9 @@ class GithubPolicy(_Section):
 
 class WatcherPolicy(_Section):
     enabled: bool = False
-    issue_annotation: str = "codex.github/issue"
+    issue_annotation: str = Field("codex.github/issue", description='on the Workflow: "owner/repo#123"')
+    issue_label: str = Field("", description="or a label holding the issue number (default repo)")
+    issue_parameter: str = Field("", description="or a workflow parameter holding the reference")
     channel: str = Field("", description="where the bot says it commented")
     interval_seconds: float = Field(30, gt=0)
     lease_name: str = "codex-bot-watcher"

@@ -29,22 +29,22 @@ def hidden_marker(marker: str) -> str:
     return f"<!-- {marker} -->"
 
 
-def _text(value: str, limit: int = FREE_TEXT_LIMIT) -> str:
+def one_line(value: str, limit: int = FREE_TEXT_LIMIT) -> str:
     """Free text for the fixed part: redacted, one line, bounded."""
     one = " ".join(redact(value).split())
     return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
 def _cell(value: str) -> str:
-    return _text(value, 300).replace("|", "\\|")
+    return one_line(value, 300).replace("|", "\\|")
 
 
-def _slack(link: str | None, text: str = "Slack thread") -> str:
+def slack_link(link: str | None, text: str = "Slack thread") -> str:
     return f"[{text}]({link})" if link else text
 
 
-def _trim_note(link: str | None) -> Callable[[str], str]:
-    where = f"The whole files are in the {_slack(link)}." if link else "The whole files are in Slack."
+def trim_note(link: str | None) -> Callable[[str], str]:
+    where = f"The whole files are in the {slack_link(link)}." if link else "The whole files are in Slack."
 
     def note(trimmed: str) -> str:
         return (
@@ -71,7 +71,7 @@ def _notes(a: Artifact) -> str:
     return "; ".join(notes)
 
 
-def _artifact_table(d: Diagnostics) -> str:
+def artifact_table(d: Diagnostics) -> str:
     rows = ["| Artifact | Status | Size | Notes |", "|---|---|---|---|"]
     for a in d.artifacts:
         status = f"{STATUS_ICON[a.status]} {a.status.value}"
@@ -79,17 +79,17 @@ def _artifact_table(d: Diagnostics) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _artifact_section(a: Artifact) -> Section:
+def artifact_section(a: Artifact) -> Section:
     size = _size(a)
     summary = f"{STATUS_ICON[a.status]} {a.title} — {a.command}" + (f" · {size}" if size != "—" else "")
     preface = []
     if a.reason:
-        preface.append(f"**{a.status.value.capitalize()}:** {_text(a.reason)}")
+        preface.append(f"**{a.status.value.capitalize()}:** {one_line(a.reason)}")
         if a.hint:
-            preface.append(f"_{_text(a.hint)}_")
+            preface.append(f"_{one_line(a.hint)}_")
     if a.cut is not None:
-        preface.append(f"Over the cap: {_text(a.cut.marker)}")
-    preface += [f"Note: {_text(n)}" for n in a.notes]
+        preface.append(f"Over the cap: {one_line(a.cut.marker)}")
+    preface += [f"Note: {one_line(n)}" for n in a.notes]
     return Section(title=a.title, summary=summary, body=a.content, preface="  \n".join(preface))
 
 
@@ -101,18 +101,18 @@ def diagnostics_comment(d: Diagnostics, *, marker: str, slack_permalink: str | N
     meta += [
         f"daemon log window {format_since(d.since_seconds)}",
         f"collected {when}",
-        _slack(slack_permalink),
+        slack_link(slack_permalink),
     ]
     head = [hidden_marker(marker), f"## 🩺 Diagnostics for `{d.pod}`", "", " · ".join(meta), ""]
     if d.findings:
         head += ["**Key findings**", ""]
-        head += [f"- {SEVERITY_ICON[f.severity]} {_text(f.text)}" for f in d.findings[:20]]
+        head += [f"- {SEVERITY_ICON[f.severity]} {one_line(f.text)}" for f in d.findings[:20]]
         head.append("")
-    head.append(_artifact_table(d))
-    sections = [_artifact_section(a) for a in d.artifacts]
-    where = _slack(slack_permalink)
+    head.append(artifact_table(d))
+    sections = [artifact_section(a) for a in d.artifacts]
+    where = slack_link(slack_permalink)
     tail = f"\n<sub>Collected by codex-bot · each artifact is attached whole in the {where}.</sub>\n"
-    return fit_sections("\n".join(head) + "\n", sections, tail, trim_note=_trim_note(slack_permalink))
+    return fit_sections("\n".join(head) + "\n", sections, tail, trim_note=trim_note(slack_permalink))
 
 
 def _headline(v: Validation) -> str:
@@ -132,7 +132,7 @@ def _step_item(s: StepResult) -> str:
     if s.duration is not None:
         parts.append(f"{s.duration:.1f}s")
     line = f"- [{done}] {STEP_ICON[s.state]} **{s.title}** — " + " · ".join(parts)
-    return line + (f"  \n  {_text(s.detail)}" if s.detail else "")
+    return line + (f"  \n  {one_line(s.detail)}" if s.detail else "")
 
 
 def validation_comment(v: Validation, *, marker: str, permalink: str | None) -> str:
@@ -141,11 +141,11 @@ def validation_comment(v: Validation, *, marker: str, permalink: str | None) -> 
     meta.append(f"started {v.started_at.strftime('%Y-%m-%d %H:%M UTC')}")
     if v.finished_at is not None:
         meta.append(f"took {(v.finished_at - v.started_at).total_seconds():.0f}s")
-    meta.append(_slack(permalink))
+    meta.append(slack_link(permalink))
     head = [hidden_marker(marker), f"## {_headline(v)}", "", " · ".join(meta), ""]
     head += [_step_item(s) for s in v.steps]
     if v.finished and v.suggestion:
-        head += ["", f"**Next step:** {_text(v.suggestion)}"]
+        head += ["", f"**Next step:** {one_line(v.suggestion)}"]
     head.append("")
     sections = [
         Section(
@@ -156,5 +156,5 @@ def validation_comment(v: Validation, *, marker: str, permalink: str | None) -> 
         for s in v.steps
         if s.state.finished and s.state is not StepState.SKIPPED
     ]
-    tail = f"\n<sub>Posted by codex-bot · step outputs are attached in the {_slack(permalink)}.</sub>\n"
-    return fit_sections("\n".join(head) + "\n", sections, tail, trim_note=_trim_note(permalink))
+    tail = f"\n<sub>Posted by codex-bot · step outputs are attached in the {slack_link(permalink)}.</sub>\n"
+    return fit_sections("\n".join(head) + "\n", sections, tail, trim_note=trim_note(permalink))
