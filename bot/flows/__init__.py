@@ -22,7 +22,17 @@ from bot.flows.registry import (
 )
 from handlers.errors import UsageError
 
-_MODULES = ("basic", "validate", "diagnostics", "restart", "fleet", "submissions", "rollback", "watcher")
+_MODULES = (
+    "basic",
+    "validate",
+    "diagnostics",
+    "restart",
+    "fleet",
+    "submissions",
+    "rollback",
+    "watcher",
+    "audit",
+)
 
 for _name in _MODULES:
     importlib.import_module(f"bot.flows.{_name}")

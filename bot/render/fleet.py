@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.render.blocks import Block, actions, button, capped, context, header, section
+from bot.render.tables import table_blocks, text_table
 from bot.surface import Attachment, Message
 from config.settings import Policy
 from handlers.fleet import FleetReport, FleetRow, FleetState
 
-TABLE_CHUNK = 2900  # characters of table per section (Slack caps a section at 3000)
 MAX_TABLE_ROWS = 40  # rows shown in Slack; all rows are in the attached file
 
 
@@ -39,13 +39,7 @@ def fleet_table(rows: list[FleetRow]) -> str:
         (r.pod, r.workflow or "-", r.stage or "-", _MARK[r.state], _secs(r.duration), r.detail or "")
         for r in rows
     ]
-    widths = [max(len(c[i]) for c in (heads, *cells)) for i in range(len(heads) - 1)]
-    lines = []
-    for c in (heads, *cells):
-        lines.append(
-            ("  ".join(v.ljust(w) for v, w in zip(c[:-1], widths, strict=True)) + "  " + c[-1]).rstrip()
-        )
-    return "\n".join(lines)
+    return text_table(heads, cells)
 
 
 def _secs(duration: float | None) -> str:
@@ -71,15 +65,7 @@ def totals_line(report: FleetReport) -> str:
 
 
 def _table_blocks(rows: list[FleetRow]) -> list[Block]:
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    for line in fleet_table(rows).splitlines():
-        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > TABLE_CHUNK:
-            blocks.append(section("```" + "\n".join(chunk) + "```"))
-            chunk = []
-        chunk.append(line[: TABLE_CHUNK - 10])
-    blocks.append(section("```" + "\n".join(chunk) + "```"))
-    return blocks
+    return table_blocks(fleet_table(rows))
 
 
 def fleet_message(report: FleetReport, *, requested_by: str | None = None) -> Message:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.render.blocks import Block, capped, context, header, section
+from bot.render.tables import table_blocks, text_table
 from bot.surface import Message
 from handlers.results import PodListing, StepResult, StepState, Validation
 
@@ -95,18 +96,7 @@ def pods_message(listing: PodListing) -> Message:
         for p in listing.pods
     ]
     heads = ("POD", "STAGE", "WORKFLOW", "PHASE", "AGE", "RESTARTS", "NODE")
-    widths = [max(len(r[i]) for r in (heads, *rows)) for i in range(len(heads))]
-    table = "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in (heads, *rows)
-    )
+    table = text_table(heads, rows)
     title = f"{len(rows)} Codex pod(s) in {listing.namespace} ({listing.selector})"
-    blocks: list[Block] = [section(f"*{title}*")]
-    # Whole rows per block: a row is never cut in half.
-    chunk: list[str] = []
-    for line in table.splitlines():
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
-            blocks.append(section("```" + "\n".join(chunk) + "```"))
-            chunk = []
-        chunk.append(line)
-    blocks.append(section("```" + "\n".join(chunk) + "```"))
+    blocks: list[Block] = [section(f"*{title}*"), *table_blocks(table)]
     return Message(text=title, blocks=capped(blocks, "use a narrower selector"), terminal=f"{title}\n{table}")
