@@ -17,6 +17,7 @@ from bot.commands import parse
 from bot.flows import dispatch, dispatch_action
 from bot.flows.registry import ActionInvocation, Invocation, Reply, error_message
 from bot.sandbox.cluster import FakeCluster
+from bot.sandbox.issues import SandboxIssues
 from bot.sandbox.kube_server import FakeKubeServer
 from bot.surface import Message
 from bot.terminal import TerminalSurface
@@ -56,7 +57,8 @@ def sandbox_policy(policy: Policy) -> Policy:
     if approvals.approvers.unrestricted:
         approvers = approvals.approvers.model_copy(update={"users": [SANDBOX_APPROVER]})
         approvals = approvals.model_copy(update={"approvers": approvers})
-    return policy.model_copy(update={"slack": slack, "approvals": approvals})
+    github = policy.github.model_copy(update={"default_repo": policy.github.default_repo or "acme/widgets"})
+    return policy.model_copy(update={"slack": slack, "approvals": approvals, "github": github})
 
 
 @contextlib.asynccontextmanager
@@ -87,6 +89,8 @@ async def session(settings: Settings, *, sandbox: bool, out: TextIO) -> AsyncIte
         surface = TerminalSurface(out, files_dir=files, groups={})
         runtime = await open_runtime(settings, group_members=surface.group_members)
         stack.push_async_callback(runtime.close)
+        if sandbox and runtime.deps.issues is None:
+            runtime.deps.issues = SandboxIssues(files / "github")
         yield Session(runtime, surface, out, SANDBOX_CHANNEL, SANDBOX_USER, cluster)
 
 

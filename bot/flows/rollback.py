@@ -76,7 +76,11 @@ async def run_rollback(inv: Invocation) -> None:
     payload |= {"mode": c.mode, "issue": str(issue) if issue else None, "force": c.force}
     capture = f"first, diagnostics of the failing pods go to {issue}" if issue else "no diagnostics capture"
     note = f"On approval: {capture}{' (`--force`: a failed capture does not stop it)' if c.force else ''}."
-    preview = Message(text=message.text, blocks=[*(message.blocks or []), *_context(note)])
+    preview = Message(
+        text=message.text,
+        blocks=[*(message.blocks or []), *_context(note)],
+        terminal=f"{message.plain}\n{note}",
+    )
     target, key = _target(deps)
     title = f"roll back the Docker sidecar ({c.mode})"
     await request(

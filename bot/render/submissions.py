@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.render.blocks import Block, context, section
 from bot.surface import Message
 from handlers.submissions import Paused, Resumed, SubmissionsStatus
@@ -35,9 +37,16 @@ def resumed_message(r: Resumed, *, by: str) -> Message:
     return _message(title, parts, r.warnings)
 
 
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return iso
+
+
 def status_message(s: SubmissionsStatus) -> Message:
     if s.paused:
-        since = f" since {s.paused_at}" if s.paused_at else ""
+        since = f" since {_when(s.paused_at)}" if s.paused_at else ""
         by = f" by <@{s.paused_by}>" if s.paused_by else " (not by the bot: no pause is recorded)"
         title = f":double_vertical_bar: Submissions are paused{since}{by}."
     else:

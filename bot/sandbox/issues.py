@@ -1,0 +1,18 @@
+"""The sandbox's GitHub: each issue comment is a Markdown file, edited in place when its marker recurs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+
+class SandboxIssues:
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> str:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256(marker.encode()).hexdigest()[:8]
+        path = self._folder / f"{repo.replace('/', '-')}-issue-{number}-comment-{digest}.md"
+        path.write_text(body, encoding="utf-8")
+        return path.as_uri()
