@@ -37,10 +37,10 @@ unit: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python bench/ack_latency.py
-	$(BIN)/python bench/validate_overhead.py
-	$(BIN)/python bench/diagnostics_memory.py
-	$(BIN)/python bench/fleet.py
+	$(BIN)/python -m bench.ack_latency
+	$(BIN)/python -m bench.validate_overhead
+	$(BIN)/python -m bench.diagnostics_memory
+	$(BIN)/python -m bench.fleet
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
