@@ -10,7 +10,9 @@ from handlers.issue_ref import parse_issue_ref
 from handlers.results import Validation
 
 
-async def upsert_issue_comment(inv: Invocation, thread: MessageRef, marker: str, body: str) -> str | None:
+async def upsert_issue_comment(
+    inv: Invocation, thread: MessageRef, marker: str, body: str, *, section: str | None = None
+) -> str | None:
     """Create or update the marked comment; problems are told in the thread, never raised."""
     deps = inv.deps
     assert inv.command.issue is not None
@@ -23,7 +25,7 @@ async def upsert_issue_comment(inv: Invocation, thread: MessageRef, marker: str,
         )
         return None
     try:
-        url = await deps.issues.upsert_comment(ref.repo, ref.number, marker, body)
+        url = await deps.issues.upsert_comment(ref.repo, ref.number, marker, body, section=section)
     except ExternalError as e:
         await inv.surface.post(
             thread.channel, Message(text=f":warning: GitHub: {e.for_user()}"), thread=thread
@@ -34,6 +36,8 @@ async def upsert_issue_comment(inv: Invocation, thread: MessageRef, marker: str,
 
 
 async def publish_validation(inv: Invocation, v: Validation, parent: MessageRef) -> None:
+    """The checklist as this pod's section of the issue's progress comment (created when absent)."""
     marker = inv.deps.policy.github.progress_marker
     link = await inv.surface.permalink(parent)
-    await upsert_issue_comment(inv, parent, marker, validation_comment(v, marker=marker, permalink=link))
+    body = validation_comment(v, marker=None, permalink=link)
+    await upsert_issue_comment(inv, parent, marker, body, section=f"validate:{v.pod}")

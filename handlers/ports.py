@@ -119,8 +119,13 @@ class ClusterObjects(Protocol):
 
 
 class IssueTracker(Protocol):
-    async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> str:
-        """Create the comment, or edit the one carrying ``marker``. Returns its URL."""
+    async def upsert_comment(
+        self, repo: str, number: int, marker: str, body: str, *, section: str | None = None
+    ) -> str:
+        """Create the comment, or edit the one carrying ``marker``. Returns its URL.
+
+        With ``section``, only that delimited part of the marked comment is replaced (or appended):
+        the rest of a shared comment, such as the issue's progress comment, is kept."""
         ...
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.adapters.github_client import GithubClient, Target
 from bot.adapters.github_pr import GithubPullRequests
+from bot.render.comment_sections import splice_section, wrap_section
 from handlers.errors import ExternalError
 from handlers.issue_ref import is_repo
 from handlers.ports import PullRequestRef
@@ -39,7 +40,9 @@ class GithubIssueTracker:
         seconds_between_writes (1.0; GitHub asks for ≥1 s between writes), deadline (s per call)."""
         self._client = GithubClient(token, base_url, executor=executor, timeout=timeout, **options)
 
-    async def upsert_comment(self, repo: str, number: int, marker: str, body: str) -> str:
+    async def upsert_comment(
+        self, repo: str, number: int, marker: str, body: str, *, section: str | None = None
+    ) -> str:
         """Returns the comment's html_url. The body is redacted; the marker is prepended unless the
         body already carries it. Over 65,536 characters raises ExternalError before sending anything."""
         target = Target(f"issue {repo}#{number}", repo, "Issues: write")
@@ -49,24 +52,33 @@ class GithubIssueTracker:
             )
         tag = marker_tag(marker)
         text = redact(body)
-        if tag not in text:
+        if section is None and tag not in text:
             text = f"{tag}\n{text}"
-        if len(text) > COMMENT_LIMIT:
-            raise ExternalError(
-                f"the comment for {target.what} is {len(text):,} characters; "
-                f"GitHub accepts at most {COMMENT_LIMIT:,}",
-                service="github",
-                status=422,
-                hint="nothing was posted; the full output is in the Slack thread "
-                "(this is a bug in the bot's trimming)",
-            )
-        return await self._client.run(target, self._upsert, repo, number, tag, text)
+        _check_size(target, text)
+        return await self._client.run(target, self._upsert, target, (repo, number, tag), text, section)
 
-    def _upsert(self, repo: str, number: int, tag: str, text: str) -> str:
+    def _upsert(self, target: Target, where: tuple[str, int, str], text: str, section: str | None) -> str:
+        repo, number, tag = where
         issue = self._client.gh.get_repo(repo).get_issue(number)
         for comment in issue.get_comments():
-            if tag in (comment.body or ""):
-                if comment.body != text:
-                    comment.edit(text)
+            old = comment.body or ""
+            if tag in old:
+                new = text if section is None else splice_section(old, section, text)
+                _check_size(target, new)
+                if old != new:
+                    comment.edit(new)
                 return str(comment.html_url)
+        if section is not None:
+            text = f"{tag}\n{wrap_section(section, text)}\n"
         return str(issue.create_comment(text).html_url)
+
+
+def _check_size(target: Target, text: str) -> None:
+    if len(text) > COMMENT_LIMIT:
+        raise ExternalError(
+            f"the comment for {target.what} would be {len(text):,} characters; "
+            f"GitHub accepts at most {COMMENT_LIMIT:,}",
+            service="github",
+            status=422,
+            hint="nothing was changed on GitHub; the full output is in the Slack thread",
+        )

@@ -135,14 +135,16 @@ def _step_item(s: StepResult) -> str:
     return line + (f"  \n  {one_line(s.detail)}" if s.detail else "")
 
 
-def validation_comment(v: Validation, *, marker: str, permalink: str | None) -> str:
-    """The runbook's validation checklist for the issue's progress comment; <= 65,536 chars."""
+def validation_comment(v: Validation, *, marker: str | None, permalink: str | None) -> str:
+    """The runbook's validation checklist for the issue's progress comment; <= 65,536 chars.
+    Without ``marker`` it is a section of a shared comment (the marker is the comment's)."""
     meta = [f"namespace `{v.namespace}`", f"workflow `{v.workflow or '—'}`"]
     meta.append(f"started {v.started_at.strftime('%Y-%m-%d %H:%M UTC')}")
     if v.finished_at is not None:
         meta.append(f"took {(v.finished_at - v.started_at).total_seconds():.0f}s")
     meta.append(slack_link(permalink))
-    head = [hidden_marker(marker), f"## {_headline(v)}", "", " · ".join(meta), ""]
+    head = [hidden_marker(marker)] if marker else []
+    head += [f"## {_headline(v)}", "", " · ".join(meta), ""]
     head += [_step_item(s) for s in v.steps]
     if v.finished and v.suggestion:
         head += ["", f"**Next step:** {one_line(v.suggestion)}"]
