@@ -13,21 +13,15 @@ from typing import Any
 from bot.adapters.github_client import GithubClient, Target
 from bot.adapters.github_pr import GithubPullRequests
 from bot.render.comment_sections import splice_section, wrap_section
+from bot.render.markdown import hidden_marker
 from handlers.errors import ExternalError
 from handlers.issue_ref import is_repo
 from handlers.ports import PullRequestRef
 from handlers.redact import redact
 
-__all__ = ["COMMENT_LIMIT", "GithubIssueTracker", "GithubPullRequests", "PullRequestRef", "marker_tag"]
+__all__ = ["COMMENT_LIMIT", "GithubIssueTracker", "GithubPullRequests", "PullRequestRef"]
 
 COMMENT_LIMIT = 65_536  # GitHub's maximum issue/PR comment body, in characters
-
-
-def marker_tag(marker: str) -> str:
-    """The hidden HTML comment that identifies the bot's comment: ``<!-- marker -->``."""
-    if not marker or "--" in marker or ">" in marker or "\n" in marker:
-        raise ValueError(f"comment marker {marker!r} cannot sit inside an HTML comment")
-    return f"<!-- {marker} -->"
 
 
 class GithubIssueTracker:
@@ -50,7 +44,7 @@ class GithubIssueTracker:
             raise ExternalError(
                 f"`{repo}#{number}` is not a GitHub issue", service="github", hint="use owner/repo#N"
             )
-        tag = marker_tag(marker)
+        tag = hidden_marker(marker)
         text = redact(body)
         if section is None and tag not in text:
             text = f"{tag}\n{text}"
