@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Access
@@ -17,6 +19,7 @@ from bot.adapters.slack import SlackSurface, make_client
 from bot.approvals import Approvers, GroupMembers
 from bot.audit import AuditingPodExec
 from bot.deps import Deps
+from bot.lazy import LazyWork
 from bot.metrics import Metrics
 from bot.routes import register
 from bot.store import Store
@@ -107,18 +110,32 @@ def slack_surface(settings: Settings, client: AsyncWebClient | None = None) -> S
     return SlackSurface(client or slack_client(settings), timeout=settings.policy.timeouts.api * 2)
 
 
-def build_app(settings: Settings, deps: Deps, surface: SlackSurface) -> AsyncApp:
+class CodexApp(AsyncApp):
+    """The Bolt app, plus the work its listeners started (``work``), which holds back while any
+    request is being dispatched (HTTP or Socket Mode)."""
+
+    def __init__(self, *, work: LazyWork, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.work = work
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        with self.work.answering():
+            return await super().async_dispatch(req)
+
+
+def build_app(settings: Settings, deps: Deps, surface: SlackSurface) -> CodexApp:
     """A Bolt app for HTTP or Socket Mode. No module-level app: tests build their own."""
     secret = settings.env.slack_signing_secret
-    app = AsyncApp(
+    app = CodexApp(
+        work=LazyWork(),
         client=surface.client,
         signing_secret=secret.get_secret_value() if secret else None,
         # Socket Mode has no signatures to check; HTTP mode must have a secret (checked by the CLI).
         request_verification_enabled=secret is not None,
         ignoring_self_events_enabled=True,
-        # Ack functions run inline and their response is sent at once; the work runs as lazy
-        # listeners. (The default mode polls every 10 ms per request for the ack.)
+        # Ack functions run inline and their response is sent at once; the work is started by
+        # them on ``app.work``. (The default mode polls every 10 ms per request for the ack.)
         process_before_response=True,
     )
-    register(app, deps, surface)
+    register(app, deps, surface, app.work)
     return app

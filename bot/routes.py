@@ -15,6 +15,7 @@ from bot.commands import Command, parse
 from bot.deps import Deps
 from bot.flows import dispatch, dispatch_action, dispatch_form
 from bot.flows.registry import ActionInvocation, FormSubmission, Invocation, Reply
+from bot.lazy import LazyWork
 from bot.surface import Message, MessageRef, Surface
 from handlers.errors import UsageError
 
@@ -40,35 +41,24 @@ def _delivery_key(body: dict[str, Any], raw: str) -> str:
     return f"cmd:{trigger}" if trigger else "cmd-body:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _parse_or_none(body: dict[str, Any]) -> Command | None:
-    try:
-        return parse(str(body.get("text", "")))
-    except UsageError:
-        return None
+def register(app: AsyncApp, deps: Deps, surface: Surface, work: LazyWork) -> None:
+    """Each listener is an ack function only: Bolt sends its HTTP 200 when it returns, and the work
+    it hands to ``work`` starts after that. (Bolt's own lazy listeners deep-copy the whole request
+    before the ack goes out, which was most of the cost of an ack.) Listeners close over ``deps``
+    (Bolt would pass None for unknown keyword names)."""
 
-
-async def _ack_only(ack: AsyncAck) -> None:
-    await ack()
-
-
-def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
-    """Each listener is an ack function (inline: the HTTP 200 goes out when it returns) plus a
-    lazy function for the work, started as its own task. Listeners close over ``deps`` (Bolt
-    would pass None for unknown keyword names)."""
-
-    async def ack_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def ack_command(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, request: Any) -> None:
         try:
-            parse(str(body.get("text", "")))
+            command = parse(str(body.get("text", "")))
         except UsageError as e:
             await ack(response_type="ephemeral", text=f":warning: {e.for_user()}")
             return
         await ack()
+        raw = str(request.raw_body)
+        work.start(lambda: run_command(command, body, respond, raw), name=f"command {command.verb.value}")
 
-    async def run_command(body: dict[str, Any], respond: AsyncRespond, request: Any) -> None:
-        command = _parse_or_none(body)
-        if command is None:
-            return  # already answered in the ack
-        if not await deps.store.claim_delivery(_delivery_key(body, request.raw_body)):
+    async def run_command(command: Command, body: dict[str, Any], respond: AsyncRespond, raw: str) -> None:
+        if not await deps.store.claim_delivery(_delivery_key(body, raw)):
             log.info("redelivered command ignored: %s", body.get("trigger_id"))
             return
         user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
@@ -123,6 +113,16 @@ def register(app: AsyncApp, deps: Deps, surface: Surface) -> None:
         )
         await dispatch_form(sub)
 
-    app.command(deps.settings.policy.slack.command)(ack=ack_command, lazy=[run_command])
-    app.action(re.compile(r".+"))(ack=_ack_only, lazy=[run_action])
-    app.view(re.compile(r".+"))(ack=_ack_only, lazy=[run_view])
+    async def ack_action(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        work.start(lambda: run_action(body, action, respond), name="action")
+
+    async def ack_view(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        work.start(lambda: run_view(body, view), name="view")
+
+    app.command(deps.settings.policy.slack.command)(ack_command)
+    app.action(re.compile(r".+"))(ack_action)
+    app.view(re.compile(r".+"))(ack_view)

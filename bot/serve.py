@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -53,12 +54,18 @@ async def serve(settings: Settings) -> int:
         return 1
     app = build_app(settings, runtime.deps, surface)
     readiness = Readiness({"slack": surface.auth_check, "kubernetes": runtime.kube.ping})
-    runner = web.AppRunner(build_web_app(app, readiness, runtime.deps.metrics))
+    # No access log: a log line per request costs as much as the rest of an ack; Slack requests are
+    # counted by status in /metrics, and what they start is logged and audited.
+    runner = web.AppRunner(build_web_app(app, readiness, runtime.deps.metrics), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host="0.0.0.0", port=settings.env.port).start()
     runtime.background = [
         asyncio.create_task(job(runtime.deps, surface), name=name) for name, job in BACKGROUND.items()
     ]
+    # Everything allocated so far (modules, clients, the Kubernetes models) lives as long as the
+    # process; frozen, full collections skip it instead of pausing the loop for ~100 ms in a burst.
+    gc.collect()
+    gc.freeze()
     socket_mode = None
     if settings.env.slack_app_token is not None:
         socket_mode = AsyncSocketModeHandler(app, settings.env.slack_app_token.get_secret_value())
@@ -72,5 +79,6 @@ async def serve(settings: Settings) -> int:
         if socket_mode is not None:
             await socket_mode.close_async()
         await runner.cleanup()
+        await app.work.close()
         await runtime.close()
     return 0

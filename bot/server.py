@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
 
+from bot.app import CodexApp
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -45,11 +45,12 @@ class Readiness:
         return None
 
 
-def build_web_app(bolt: AsyncApp, readiness: Readiness, metrics: Metrics) -> web.Application:
+def build_web_app(bolt: CodexApp, readiness: Readiness, metrics: Metrics) -> web.Application:
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_resp = await bolt.async_dispatch(await to_bolt_request(request))
-        metrics.slack_requests.labels(status=str(bolt_resp.status)).inc()
-        return await to_aiohttp_response(bolt_resp)
+        with bolt.work.answering():  # from reading the body on, not just Bolt's dispatch
+            bolt_resp = await bolt.async_dispatch(await to_bolt_request(request))
+            metrics.slack_requests.labels(status=str(bolt_resp.status)).inc()
+            return await to_aiohttp_response(bolt_resp)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
