@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.kube_exec import HANDSHAKES_AT_ONCE
 from bot.sandbox.cluster import V4_PROTOCOL, V5_PROTOCOL, FakeCluster
 from bot.sandbox.execsim import ExecOutcome
 from handlers.errors import ClusterError, NotFound
@@ -159,3 +160,18 @@ async def test_cancelling_the_caller_closes_the_exec(tmp_path: Path) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         await wait_for(lambda: env.server.open_execs == 0, within=3)
+
+
+async def test_an_exec_that_times_out_waiting_to_connect_never_runs(tmp_path: Path) -> None:
+    """Past the bound on handshakes in progress, an exec waits its turn; one whose timeout passes
+    meanwhile is reported timed out and its command never reaches the pod."""
+    cluster = FakeCluster.sandbox()
+    busy = HANDSHAKES_AT_ONCE
+    cluster.stall("GET", r"/pods/[^/]+/exec$", 1.0, times=busy)  # upgrades the API server is slow to answer
+    async with kube_env(tmp_path, cluster, pool_size=busy + 4) as env:
+        slow = [asyncio.create_task(env.kube.exec.run(POD, "main", ["env"], timeout=10)) for _ in range(busy)]
+        await wait_for(lambda: sum(r.path.endswith("/exec") for r in cluster.requests) == busy)
+        late = await env.kube.exec.run(POD, "docker", ["pkill", "-f", "dockerd-rootless"], timeout=0.3)
+        assert late.timed_out and not late.ok
+        assert all(r.ok for r in await asyncio.gather(*slow))
+    assert [c.argv for c in cluster.exec_calls] == [["env"]] * busy  # the pkill never ran

@@ -23,6 +23,11 @@ STDOUT, STDERR, STATUS = 1, 2, 3
 # How often a waiting exec checks whether its caller gave up (cancellation).
 POLL_SLICE = 0.25
 CLOSE_TIMEOUT = 1.0
+# The client reads the WebSocket handshake one byte per recv() call, each a GIL hand-off: with 64
+# threads opening execs at once, the hand-offs cost more CPU than the execs. Bounding the
+# handshakes in progress halved the bot's CPU in a 64-wide fleet check (bench/fleet.py); the
+# bound only queues connects at concurrencies above it.
+HANDSHAKES_AT_ONCE = 16
 
 
 def exit_code(raw: bytes | str, pod: str, container: str) -> int:
@@ -64,6 +69,7 @@ def _consume(future: asyncio.Future[ExecResult]) -> None:
 class KubePodExec:
     def __init__(self, ctx: KubeContext) -> None:
         self._ctx = ctx
+        self._handshakes = threading.BoundedSemaphore(HANDSHAKES_AT_ONCE)
 
     async def run(self, pod: str, container: str, argv: Sequence[str], timeout: float) -> ExecResult:
         """Run ``argv``; past ``timeout`` the exec is abandoned and reported as timed out."""
@@ -109,7 +115,16 @@ class KubePodExec:
     ) -> ExecResult:
         started = time.monotonic()
         deadline = started + timeout
-        ws = self._connect(pod, container, command)
+        # An exec whose turn to connect never came within its timeout, or whose caller gave up
+        # meanwhile, must not start the command afterwards.
+        if not self._handshakes.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return ExecResult("", "", None, time.monotonic() - started, timed_out=True)
+        try:
+            if abandon.is_set():
+                return ExecResult("", "", None, time.monotonic() - started, timed_out=True)
+            ws = self._connect(pod, container, command)
+        finally:
+            self._handshakes.release()
         out, err = bytearray(), bytearray()
         timed_out = False
         try:
