@@ -65,6 +65,7 @@ def running_bot(folder: Path, *, exec_delay: float = 0.0) -> Iterator[tuple[str,
     parent, child = mp.Pipe()
     fakes = mp.get_context("spawn").Process(target=_serve_fakes, args=(str(folder), exec_delay, child))
     fakes.start()
+    child.close()  # the child process has its own copy; ours would keep the pipe open
     kubeconfig, slack_url, response_url = parent.recv()
     port = free_port()
     env = {
@@ -87,7 +88,16 @@ def running_bot(folder: Path, *, exec_delay: float = 0.0) -> Iterator[tuple[str,
         wait_ready(f"http://127.0.0.1:{port}/readyz")
         yield f"http://127.0.0.1:{port}", response_url
     finally:
+        # Whatever happens here, the fakes must see the pipe close, or the benchmark never exits.
         bot.terminate()
-        bot.wait(timeout=20)
-        parent.close()
-        fakes.join(timeout=20)
+        try:
+            bot.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            print("codex-bot did not stop within 20 s of SIGTERM; killed", file=sys.stderr)
+            bot.kill()
+            bot.wait()
+        finally:
+            parent.close()
+            fakes.join(timeout=20)
+            if fakes.is_alive():
+                fakes.kill()
