@@ -83,7 +83,8 @@ async def _pause_flag(objects: ClusterObjects, policy: Policy, warnings: list[st
     if cm is None:
         warnings.append(
             f"ConfigMap `{cm_name}` does not exist, so submitters reading `{key}` were not paused; "
-            "create it (the Helm chart ships it) and pause again."
+            f"create it (`kubectl -n {policy.namespace} create configmap {cm_name} "
+            f"--from-literal={key}=false`) and pause again."
         )
     elif data.get(key) != "true":
         await objects.patch(CONFIGMAPS, cm_name, {"data": {key: "true"}})

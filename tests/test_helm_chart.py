@@ -126,8 +126,10 @@ def test_tokens_come_only_from_the_existing_secret(name: str) -> None:
         assert "value" not in e, f"{key} must not be a literal"
         ref = e["valueFrom"]["secretKeyRef"]
         assert (ref["name"], ref["key"]) == (v["existingSecret"], key)
-        # Only the signing secret may be absent, and only in Socket Mode.
-        assert ref.get("optional", False) is (key == "SLACK_SIGNING_SECRET" and v["slack"]["socketMode"])
+        # The signing secret may be absent only in Socket Mode; the GitHub token always (the bot runs
+        # with GitHub features off); the rest are needed to start.
+        optional = (key == "SLACK_SIGNING_SECRET" and v["slack"]["socketMode"]) or key == "GITHUB_TOKEN"
+        assert ref.get("optional", False) is optional
     # SLACK_APP_TOKEN switches the bot to Socket Mode, so it is present only when asked for.
     assert ("SLACK_APP_TOKEN" in env) is v["slack"]["socketMode"]
     assert ("DATABASE_URL" in env) is (v["database"]["type"] == "external")

@@ -31,7 +31,8 @@ POD_GET = KubeCall("", "pods", "get")
 POD_LIST = KubeCall("", "pods", "list")
 POD_LOG = KubeCall("", "pods/log", "get")
 POD_EXEC = KubeCall("", "pods/exec", "create")
-# API servers before 1.30 authorize the exec WebSocket upgrade (a GET) as "get".
+# The exec WebSocket upgrade is an HTTP GET, authorized as "get"; from Kubernetes 1.35 the API
+# server also requires "create" (KEP-4006), so the Role grants both.
 POD_EXEC_LEGACY = KubeCall("", "pods/exec", "get")
 EVENT_LIST = KubeCall("", "events", "list")
 LEASE_GET = KubeCall(COORDINATION, "leases", "get")

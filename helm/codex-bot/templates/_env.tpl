@@ -26,7 +26,7 @@
 {{- else }}
 {{ include "codex-bot.secretEnv" (dict "secret" $secret "key" "SLACK_SIGNING_SECRET") }}
 {{- end }}
-{{ include "codex-bot.secretEnv" (dict "secret" $secret "key" "GITHUB_TOKEN") }}
+{{ include "codex-bot.secretEnv" (dict "secret" $secret "key" "GITHUB_TOKEN" "optional" true) }}
 {{- if eq $root.Values.database.type "external" }}
 {{ include "codex-bot.secretEnv" (dict "secret" $secret "key" "DATABASE_URL") }}
 {{- end }}
