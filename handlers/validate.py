@@ -83,8 +83,11 @@ def _finished(step: StepResult, result: ExecResult, expected: dict[str, str]) ->
     if step.key == "env" and result.exit_code == 0:
         ok, detail = check_env(result.stdout, expected)
         # Only the DOCKER_* lines are kept: the rest of a container's env is none of Slack's business.
-        shown = "\n".join(f"{k}={v}" for k, v in parse_env(result.stdout).items() if k.startswith("DOCKER_"))
-        common["output"] = redact(shown)
+        env = parse_env(result.stdout)
+        shown = [f"{k}={v}" for k, v in env.items() if k.startswith("DOCKER_")]
+        omitted = len(env) - len(shown)
+        note = [f"({omitted} other variable(s) not shown: only DOCKER_* is checked)"] if omitted else []
+        common["output"] = redact("\n".join(shown + note))
         return step.with_(state=StepState.PASSED if ok else StepState.FAILED, detail=detail, **common)
     if result.exit_code == 0:
         return step.with_(state=StepState.PASSED, **common)

@@ -142,3 +142,22 @@ async def test_help_and_usage_errors_are_ephemeral(w: World) -> None:
     )
     assert help_response.status == 200 and replies
     assert w.slack.messages(OPS_CHANNEL) == []
+
+
+async def test_pods_lists_each_codex_pod_with_stage_workflow_phase_and_restarts(w: World) -> None:
+    w.cluster.add_codex_pod("codex-lint-pending-1", workflow="codex-lint", stage="lint", phase="Pending")
+    w.cluster.add_codex_pod("not-a-codex-pod", workflow="other")
+    w.cluster.pod("not-a-codex-pod").labels.pop("codex.stage")
+    response = await w.bot.command("pods")
+    assert response.status == 200
+
+    reply = await w.slack.wait_for(
+        lambda: next((r for r in w.slack.responses() if "Codex pod(s)" in r.text), None)
+    )
+    rows = {line.split()[0]: line.split() for line in reply.text.splitlines() if line.startswith("codex-")}
+    assert set(rows) == {HEALTHY_POD, DAEMON_DOWN_POD, TLS_VERIFY_POD, "codex-lint-pending-1"}
+    assert "POD" in reply.text and "RESTARTS" in reply.text
+    assert rows["codex-lint-pending-1"][1:4] == ["lint", "codex-lint", "Pending"]
+    assert rows[HEALTHY_POD][3] == "Running"
+    assert w.slack.messages(OPS_CHANNEL) == [], "the listing is a reply to the asker, not a channel post"
+    assert w.cluster.exec_calls == []

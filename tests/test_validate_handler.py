@@ -127,6 +127,8 @@ async def test_env_output_keeps_only_docker_variables_and_redacts() -> None:
     v, _ = await run({("env",): ok(env), ("docker",): ok()})
     assert "PATH=" not in v.steps[0].output and "ghp_" not in v.steps[0].output
     assert "hunter22" not in v.steps[0].output
+    others = len([ln for ln in env.splitlines() if "=" in ln and not ln.startswith("DOCKER_")])
+    assert f"({others} other variable(s) not shown: only DOCKER_* is checked)" in v.steps[0].output
 
 
 async def test_timeout_is_reported_as_timed_out() -> None:
