@@ -140,6 +140,7 @@ async def test_server_side_422_reads_as_too_long(github: FakeGithub, tracker: Gi
     )
     error, _ = await refused(tracker)
     assert error.status == 422 and "too long" in error.message and github.comments(REPO, 7) == []
+    assert "bug" not in (error.hint or "") and "link the thread from the issue by hand" in (error.hint or "")
 
 
 # ---- errors a user reads ---------------------------------------------------------------------
@@ -202,8 +203,43 @@ async def test_persistent_rate_limit_ends_after_bounded_retries(
 ) -> None:
     github.rate_limit("429", retry_after=0, times=100)
     error, elapsed = await refused(tracker)
-    assert error.status == 429 and "still in force" in error.message and elapsed < 5
+    assert error.status == 429 and elapsed < 5
+    assert "still in force after the bot waited and retried 2 times" in error.message
     assert len(github.calls("GET")) == 3  # the first try and 2 retries
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [("429", {"retry_after": 1}), ("secondary", {"retry_after": 1}), ("primary", {"reset_in": 1})],
+)
+async def test_rate_limit_on_an_update_is_waited_out(
+    github: FakeGithub, tracker: GithubIssueTracker, kind: Any, options: dict[str, Any]
+) -> None:
+    await tracker.upsert_comment(REPO, 7, MARKER, "run 1")
+    github.rate_limit(kind, method="PATCH", **options)
+    await tracker.upsert_comment(REPO, 7, MARKER, "run 2")
+    [ours] = github.comments(REPO, 7)
+    assert ours.versions == [f"{TAG}\nrun 1", f"{TAG}\nrun 2"]
+    assert [r.status for r in github.calls("PATCH")] == [403 if kind != "429" else 429, 200]
+
+
+async def test_persistent_rate_limit_on_an_update_says_the_bot_retried(
+    github: FakeGithub, tracker: GithubIssueTracker
+) -> None:
+    await tracker.upsert_comment(REPO, 7, MARKER, "run 1")
+    github.rate_limit("429", retry_after=0, times=100, method="PATCH")
+    error, elapsed = await refused(tracker, body="run 2")
+    assert "still in force after the bot waited and retried 2 times" in error.message and elapsed < 5
+    assert len(github.calls("PATCH")) == 3 and github.comments(REPO, 7)[0].body == f"{TAG}\nrun 1"
+
+
+async def test_rate_limit_without_a_wait_is_not_said_to_be_retried(
+    github: FakeGithub, tracker: GithubIssueTracker
+) -> None:
+    github.rate_limit("429", times=5)  # no Retry-After: GitHub asks for a minute or more
+    error, _ = await refused(tracker)
+    assert error.message == "GitHub rate limit reached (HTTP 429); the bot did not retry"
+    assert "try again in a few minutes" in (error.hint or "") and len(github.calls("GET")) == 1
 
 
 async def test_server_error_on_create_is_not_retried(github: FakeGithub, tracker: GithubIssueTracker) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ from handlers.errors import ExternalError
 
 T = TypeVar("T")
 STATUS_PAGE = "https://www.githubstatus.com"
+# urllib3 retries only these methods. PATCH (editing a comment) sets the whole body, so sending it
+# again is harmless; without it a rate limit on an edit failed at once, never waited out.
+RETRIED_METHODS = GithubRetry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}
+# Retries made by the call running on this thread, so errors can say truthfully whether the bot
+# waited and retried (PyGithub's exception does not tell).
+_retries = threading.local()
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,12 @@ class Target:
 
 class BoundedRetry(GithubRetry):
     """GithubRetry that never sleeps longer than ``max_rate_limit_wait`` for a ``Retry-After``
-    (stock urllib3 sleeps whatever the server says), and never repeats a POST after a 5xx
-    (the comment or pull request may already exist)."""
+    (stock urllib3 sleeps whatever the server says), never repeats a POST after a 5xx
+    (the comment or pull request may already exist), and also retries PATCH (see RETRIED_METHODS)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allowed_methods", RETRIED_METHODS)
+        super().__init__(**kwargs)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if method.upper() == "POST" and status_code >= 500:
@@ -53,7 +64,9 @@ class BoundedRetry(GithubRetry):
                 raise RateLimitExceededExceedsMaxWait(
                     response.status, body, dict(response.headers), wait=wait
                 )
-        return super().increment(method, url, *args, **kwargs)
+        retry = super().increment(method, url, *args, **kwargs)  # raises when no retry is left
+        _retries.count = getattr(_retries, "count", 0) + 1
+        return retry
 
 
 class GithubClient:
@@ -109,10 +122,11 @@ class GithubClient:
             ) from None
 
     def _call(self, target: Target, fn: Callable[..., T], *args: Any) -> T:
+        _retries.count = 0
         try:
             return fn(*args)
         except GithubException as e:
-            raise github_error(e, target, self.max_rate_limit_wait) from e
+            raise github_error(e, target, self.max_rate_limit_wait, retried=_retries.count) from e
         except requests.RequestException as e:
             raise self._unreachable(e, target) from e
 
@@ -133,12 +147,13 @@ class GithubClient:
         )
 
 
-def github_error(e: GithubException, target: Target, max_wait: float) -> ExternalError:
-    """The sentence and hint a user reads for GitHub's answer ``e`` about ``target``."""
+def github_error(e: GithubException, target: Target, max_wait: float, *, retried: int = 0) -> ExternalError:
+    """The sentence and hint a user reads for GitHub's answer ``e`` about ``target``;
+    ``retried``: how many times the bot sent the request again before giving up."""
     status, said = e.status, _message(e.data)
     headers = {k.lower(): v for k, v in (e.headers or {}).items()}
     if _is_rate_limit(status, said, headers):
-        return _rate_limited(e, headers, max_wait)
+        return _rate_limited(e, headers, max_wait, retried)
     if status == 401:
         return ExternalError(
             "GitHub rejected the bot's token (401 Bad credentials)",
@@ -166,7 +181,9 @@ def github_error(e: GithubException, target: Target, max_wait: float) -> Externa
             f"GitHub refused the text for {target.what}: it is too long ({said})",
             service="github",
             status=422,
-            hint="this is a bug in the bot's trimming; the full output is in the Slack thread",
+            hint="nothing was changed on the issue; the full output is in the Slack thread — link the "
+            "thread from the issue by hand, and tell the bot's maintainers (GitHub counted the text "
+            "longer than the bot's size check did)",
         )
     if status >= 500:
         return ExternalError(
@@ -194,7 +211,9 @@ def _is_rate_limit(status: int, said: str, headers: Mapping[str, str]) -> bool:
     )
 
 
-def _rate_limited(e: GithubException, headers: Mapping[str, str], max_wait: float) -> ExternalError:
+def _rate_limited(
+    e: GithubException, headers: Mapping[str, str], max_wait: float, retried: int
+) -> ExternalError:
     wait = e.wait if isinstance(e, RateLimitExceededExceedsMaxWait) else _seconds(headers.get("retry-after"))
     reset = (
         _seconds(headers.get("x-ratelimit-reset")) if headers.get("x-ratelimit-remaining") == "0" else None
@@ -205,8 +224,11 @@ def _rate_limited(e: GithubException, headers: Mapping[str, str], max_wait: floa
         message = (
             f"GitHub rate limit reached: GitHub asks to wait {_duration(wait)}, longer than the bot may wait"
         )
+    elif retried:
+        times = "once" if retried == 1 else f"{retried} times"
+        message = f"GitHub rate limit reached, and still in force after the bot waited and retried {times}"
     else:
-        message = "GitHub rate limit reached, and still in force after the bot waited and retried"
+        message = f"GitHub rate limit reached (HTTP {e.status}); the bot did not retry"
     when = f"in about {_duration(wait)}" if wait else "in a few minutes"
     if reset is not None:
         when += f" (the limit resets at {datetime.fromtimestamp(reset, UTC):%H:%M:%S} UTC)"
