@@ -32,16 +32,18 @@ def _missing(settings: Settings) -> str | None:
     return None
 
 
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+async def _until_stopped(stop: asyncio.Event | None) -> None:
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
 
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """Runs until SIGTERM/SIGINT, or until ``stop`` is set (tests)."""
     problem = _missing(settings)
     if problem:
         print(f"codex-bot serve: {problem}. Without Slack, try `codex-bot shell --sandbox`.", file=sys.stderr)
@@ -74,7 +76,7 @@ async def serve(settings: Settings) -> int:
     else:
         log.info("HTTP mode: POST /slack/events on :%d", settings.env.port)
     try:
-        await _until_stopped()
+        await _until_stopped(stop)
     finally:
         if socket_mode is not None:
             await socket_mode.close_async()

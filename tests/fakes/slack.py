@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from tests.fakes.slack_models import Call, ResponsePost
+from tests.fakes.slack_socket import SocketModeEndpoint
 from tests.fakes.slack_workspace import ApiFailure, SlackWorkspace
 
 T = TypeVar("T")
@@ -46,12 +47,14 @@ class FakeSlack(SlackWorkspace):
         self,
         *,
         token: str = "xoxb-test-token",
+        app_token: str = "xapp-test-token",
         team_id: str = "T0001",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
     ) -> None:
         super().__init__(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
         self.token = token
+        self.socket = SocketModeEndpoint(app_token, self._notify)
         self.unknown_methods: list[str] = []
         self._calls: list[Call] = []
         self._responses: list[ResponsePost] = []
@@ -66,6 +69,7 @@ class FakeSlack(SlackWorkspace):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
+        self.socket.register(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -163,6 +167,9 @@ class FakeSlack(SlackWorkspace):
 
     async def _record(self, call: Call) -> None:
         self._calls.append(call)
+        await self._notify()
+
+    async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
 
@@ -180,6 +187,13 @@ class FakeSlack(SlackWorkspace):
         token = authorization.removeprefix("Bearer ").strip() or str(params.get("token") or "")
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        if method == "apps.connections.open":
+            opened = self.socket.open_connection(self.root, token)
+            return (
+                200,
+                ({"ok": False, "error": opened} if isinstance(opened, str) else {"ok": True, **opened}),
+                {},
+            )
         if token != self.token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         injected = self._take_injected(method, params)
