@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from bot.flows.registry import Invocation
-from bot.render.markdown import validation_comment
+from bot.render.markdown import PROGRESS_SECTION_LIMIT, validation_comment
 from bot.surface import Message, MessageRef
 from handlers.errors import ExternalError
 from handlers.issue_ref import parse_issue_ref
+from handlers.ports import CommentBody
 from handlers.results import Validation
 
 
 async def upsert_issue_comment(
-    inv: Invocation, thread: MessageRef, marker: str, body: str, *, section: str | None = None
+    inv: Invocation, thread: MessageRef, marker: str, body: CommentBody, *, section: str | None = None
 ) -> str | None:
     """Create or update the marked comment; problems are told in the thread, never raised."""
     deps = inv.deps
@@ -36,8 +37,13 @@ async def upsert_issue_comment(
 
 
 async def publish_validation(inv: Invocation, v: Validation, parent: MessageRef) -> None:
-    """The checklist as this pod's section of the issue's progress comment (created when absent)."""
+    """The checklist as this pod's section of the issue's progress comment (created when absent),
+    fitted into the room the rest of that comment leaves, at most PROGRESS_SECTION_LIMIT."""
     marker = inv.deps.policy.github.progress_marker
     link = await inv.surface.permalink(parent)
-    body = validation_comment(v, marker=None, permalink=link)
+
+    def body(room: int) -> str:
+        limit = min(room, PROGRESS_SECTION_LIMIT)
+        return validation_comment(v, marker=None, permalink=link, limit=limit)
+
     await upsert_issue_comment(inv, parent, marker, body, section=f"validate:{v.pod}")

@@ -7,7 +7,7 @@ fakes or the fake servers. Every method is bounded by a timeout in the adapter.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -118,14 +118,20 @@ class ClusterObjects(Protocol):
         ...
 
 
+# A comment's text, or a function that writes it within the room given (characters) — how a
+# section of a shared comment fits into what the rest of that comment leaves.
+CommentBody = str | Callable[[int], str]
+
+
 class IssueTracker(Protocol):
     async def upsert_comment(
-        self, repo: str, number: int, marker: str, body: str, *, section: str | None = None
+        self, repo: str, number: int, marker: str, body: CommentBody, *, section: str | None = None
     ) -> str:
         """Create the comment, or edit the one carrying ``marker``. Returns its URL.
 
         With ``section``, only that delimited part of the marked comment is replaced (or appended):
-        the rest of a shared comment, such as the issue's progress comment, is kept."""
+        the rest of a shared comment, such as the issue's progress comment, is kept. A callable
+        ``body`` is given the room left (characters) once the rest of the comment is known."""
         ...
 
 

@@ -13,6 +13,7 @@ import pytest
 from github import Auth, Github, GithubException
 
 from bot.adapters.github import COMMENT_LIMIT, GithubIssueTracker, GithubPullRequests
+from bot.render.markdown_fit import fit_sections
 from handlers.errors import Conflict, ExternalError
 from handlers.ports import IssueTracker
 from tests.fakes.github import FakeGithub
@@ -123,6 +124,40 @@ async def test_comment_at_the_limit_is_sent_and_one_more_is_refused_before_sendi
     error, _ = await refused(tracker, body="y" * (room + 1))
     assert error.status == 422 and "65,537 characters" in error.message and "at most 65,536" in error.message
     assert len(github.requests) == sent and github.comments(REPO, 7)[0].body.endswith("x")
+
+
+async def test_a_section_is_written_into_the_room_the_rest_of_the_comment_leaves(
+    github: FakeGithub, tracker: GithubIssueTracker
+) -> None:
+    others = f"{TAG}\n" + "notes by someone else\n" * 2_000
+    github.add_comment(REPO, 7, others, user="codex-runner")
+    rooms: list[int] = []
+
+    def fill(room: int) -> str:
+        rooms.append(room)
+        return "s" * room
+
+    await tracker.upsert_comment(REPO, 7, MARKER, fill, section="validate:a")
+    await tracker.upsert_comment(REPO, 7, MARKER, fill, section="validate:a")  # its own old text is room
+    [comment] = github.comments(REPO, 7)
+    assert len(comment.body) == COMMENT_LIMIT and comment.body.startswith(others)
+    assert rooms[0] == rooms[1] < COMMENT_LIMIT - len(others)
+
+
+async def test_a_section_that_cannot_fit_changes_nothing_and_says_why(
+    github: FakeGithub, tracker: GithubIssueTracker
+) -> None:
+    full = f"{TAG}\n" + "x" * (COMMENT_LIMIT - 600)
+    github.add_comment(REPO, 7, full, user="codex-runner")
+
+    def checklist(room: int) -> str:
+        return fit_sections("## checklist\n" * 100, [], "", trim_note=str, limit=room)
+
+    with pytest.raises(ExternalError) as info:
+        await tracker.upsert_comment(REPO, 7, MARKER, checklist, section="validate:a")
+    assert "nearly full" in info.value.message and "needs at least" in info.value.message
+    assert "post to another issue" in (info.value.hint or "")
+    assert github.comments(REPO, 7)[0].body == full and github.calls("PATCH") == []
 
 
 async def test_fake_refuses_long_bodies_with_githubs_422_shape(github: FakeGithub) -> None:

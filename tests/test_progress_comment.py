@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.render.comment_sections import splice_section, wrap_section
+from bot.sandbox.execsim import ExecOutcome
 from bot.sandbox.seed import DAEMON_DOWN_POD, HEALTHY_POD
 from tests.harness import OPS_CHANNEL, World, world
 
@@ -46,6 +47,31 @@ async def test_checklist_is_spliced_into_the_existing_progress_comment(tmp_path:
         assert f"Sidecar validation failed for `{DAEMON_DOWN_POD}` at docker info" in body
         assert body.index(HEALTHY_POD) < body.index(DAEMON_DOWN_POD), "each pod keeps its place"
         assert len(body) <= 65_536
+
+
+async def test_pods_with_large_build_logs_share_a_nearly_full_progress_comment(tmp_path: Path) -> None:
+    second = "codex-build-second-5m2pz"
+    async with world(tmp_path) as w:
+        w.github.add_issue(REPO, 11)
+        plan = f"{PROGRESS}\n## Codex run\n" + "".join(f"- [x] step {i} of the plan\n" for i in range(1_600))
+        w.github.add_comment(REPO, 11, plan, user="codex-runner")
+        w.cluster.add_codex_pod(second, workflow="codex-build-second")
+        for pod in (HEALTHY_POD, second):
+            log = "".join(f"#{i % 40} [build {i}/9000] RUN make layer-{i} ({pod})\n" for i in range(9_000))
+            w.cluster.on_exec(pod, ["docker", "build"], ExecOutcome(stderr=log))
+
+        await validate(w, HEALTHY_POD, f"{REPO}#11")
+        await validate(w, second, f"{REPO}#11")
+
+        notes = [m.text for m in w.slack.messages(OPS_CHANNEL) if "GitHub" in m.text]
+        assert notes == [], f"a validate was refused: {notes}"
+        [progress] = w.github.comments(REPO, 11)
+        body = progress.body
+        assert len(body) <= 65_536 and body.startswith(plan)
+        assert f"Sidecar validation passed for `{HEALTHY_POD}`" in body
+        assert f"Sidecar validation passed for `{second}`" in body
+        assert body.count("characters this section may use of the shared comment") == 2
+        assert f"RUN make layer-8999 ({second})" in body, "the tail of the build log is kept"
 
 
 async def test_without_a_progress_comment_the_bot_starts_one(tmp_path: Path) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 
+from bot.render.markdown_fit import COMMENT_LIMIT, NoRoom
+from handlers.errors import ExternalError
+from handlers.ports import CommentBody
+
 
 def _markers(key: str) -> tuple[str, str]:
     if not re.fullmatch(r"[A-Za-z0-9_.:/~-]+", key) or "--" in key:
@@ -30,3 +34,21 @@ def splice_section(existing: str, key: str, body: str) -> str:
         if stop >= 0:
             return existing[:begin] + section + existing[stop + len(end) :]
     return existing.rstrip() + "\n\n" + section + "\n"
+
+
+def write_within(what: str, body: CommentBody, room: int) -> str:
+    """``body``'s text for a section with ``room`` characters left in the comment on ``what``;
+    a section that cannot fit even without its outputs is refused with what to do instead."""
+    if isinstance(body, str):
+        return body
+    try:
+        return body(room)
+    except NoRoom as e:
+        raise ExternalError(
+            f"the shared comment on {what} is nearly full: {max(room, 0):,} of GitHub's "
+            f"{COMMENT_LIMIT:,} characters are left, and this section needs at least {e.needed:,}",
+            service="github",
+            status=422,
+            hint="nothing was changed on GitHub; the full output is in the Slack thread. Remove "
+            "sections that are no longer needed from that comment, or post to another issue",
+        ) from e

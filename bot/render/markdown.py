@@ -11,6 +11,9 @@ from handlers.redact import redact
 from handlers.results import StepResult, StepState, Validation
 
 FREE_TEXT_LIMIT = 500  # one reason, detail or finding in the comment's fixed part, characters
+# One pod's checklist in the issue's shared progress comment, characters: a quarter of GitHub's
+# limit, so several pods' checklists (and what others wrote) fit; the outputs are trimmed to it.
+PROGRESS_SECTION_LIMIT = COMMENT_LIMIT // 4
 STATUS_ICON = {ArtifactStatus.OK: "✅", ArtifactStatus.FAILED: "❌", ArtifactStatus.UNAVAILABLE: "➖"}
 SEVERITY_ICON = {Severity.ERROR: "❗", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
 STEP_ICON = {
@@ -43,14 +46,18 @@ def slack_link(link: str | None, text: str = "Slack thread") -> str:
     return f"[{text}]({link})" if link else text
 
 
-def trim_note(link: str | None) -> Callable[[str], str]:
+def trim_note(link: str | None, limit: int = COMMENT_LIMIT) -> Callable[[str], str]:
     where = f"The whole files are in the {slack_link(link)}." if link else "The whole files are in Slack."
+    if limit >= COMMENT_LIMIT:
+        fit = f"Trimmed to fit GitHub's {COMMENT_LIMIT:,}-character comment limit"
+    else:
+        fit = (
+            f"Trimmed to fit the {max(limit, 0):,} characters this section may use of the shared comment "
+            f"(GitHub allows {COMMENT_LIMIT:,} for the whole comment)"
+        )
 
     def note(trimmed: str) -> str:
-        return (
-            f"\n> ✂️ Trimmed to fit GitHub's {COMMENT_LIMIT:,}-character comment limit "
-            f"(largest first, head and tail kept): {trimmed}. {where}\n"
-        )
+        return f"\n> ✂️ {fit} (largest first, head and tail kept): {trimmed}. {where}\n"
 
     return note
 
@@ -135,9 +142,12 @@ def _step_item(s: StepResult) -> str:
     return line + (f"  \n  {one_line(s.detail)}" if s.detail else "")
 
 
-def validation_comment(v: Validation, *, marker: str | None, permalink: str | None) -> str:
-    """The runbook's validation checklist for the issue's progress comment; <= 65,536 chars.
-    Without ``marker`` it is a section of a shared comment (the marker is the comment's)."""
+def validation_comment(
+    v: Validation, *, marker: str | None, permalink: str | None, limit: int = COMMENT_LIMIT
+) -> str:
+    """The runbook's validation checklist for the issue's progress comment; <= ``limit`` chars
+    (NoRoom when even the checklist without outputs does not fit). Without ``marker`` it is a
+    section of a shared comment (the marker is the comment's) and ``limit`` the room it may use."""
     meta = [f"namespace `{v.namespace}`", f"workflow `{v.workflow or '—'}`"]
     meta.append(f"started {v.started_at.strftime('%Y-%m-%d %H:%M UTC')}")
     if v.finished_at is not None:
@@ -159,4 +169,5 @@ def validation_comment(v: Validation, *, marker: str | None, permalink: str | No
         if s.state.finished and s.state is not StepState.SKIPPED
     ]
     tail = f"\n<sub>Posted by codex-bot · step outputs are attached in the {slack_link(permalink)}.</sub>\n"
-    return fit_sections("\n".join(head) + "\n", sections, tail, trim_note=trim_note(permalink))
+    note = trim_note(permalink, limit)
+    return fit_sections("\n".join(head) + "\n", sections, tail, trim_note=note, limit=limit)

@@ -111,10 +111,26 @@ def _bodies(sections: list[Section], level: int) -> tuple[list[str], list[Trimme
     return bodies, trimmed
 
 
-def fit_sections(head: str, sections: list[Section], tail: str, *, trim_note: Callable[[str], str]) -> str:
-    """``head`` + sections + ``tail``, under the limit. When something had to be trimmed,
-    ``trim_note(what)`` goes before ``tail``."""
-    budget = COMMENT_LIMIT - SAFETY_MARGIN
+class NoRoom(ValueError):
+    """Even with every section's body left out, the text needs ``needed`` characters; ``limit`` allowed."""
+
+    def __init__(self, needed: int, limit: int) -> None:
+        super().__init__(f"the text needs at least {needed:,} characters; {limit:,} allowed")
+        self.needed, self.limit = needed, limit
+
+
+def fit_sections(
+    head: str,
+    sections: list[Section],
+    tail: str,
+    *,
+    trim_note: Callable[[str], str],
+    limit: int = COMMENT_LIMIT,
+) -> str:
+    """``head`` + sections + ``tail``, under ``limit`` characters (the whole comment, or the room a
+    shared comment leaves). When something had to be trimmed, ``trim_note(what)`` goes before
+    ``tail``. Raises NoRoom when even the frame does not fit."""
+    budget = limit - SAFETY_MARGIN
     frames = [render_section(s, "x") for s in sections]
     reserve = utf16_len(trim_note("")) + 200 * len(sections)
     room = budget - utf16_len(head) - utf16_len(tail) - sum(utf16_len(f) + 8 for f in frames) - reserve
@@ -128,8 +144,8 @@ def fit_sections(head: str, sections: list[Section], tail: str, *, trim_note: Ca
         over = utf16_len(out) - budget
         if over <= 0:
             return out
-        if level == 0:  # callers bound head and tail, so this means a programming error
-            raise ValueError(f"comment frame alone is {utf16_len(out):,} characters")
+        if level == 0:
+            raise NoRoom(utf16_len(out) + SAFETY_MARGIN, limit)
         level = max(level - over - level // 10, 0)
 
 
