@@ -111,6 +111,29 @@ async def test_github_refusals_are_told_in_the_thread_and_the_files_still_arrive
     assert w.github.comments(REPO, ISSUE) == []
 
 
+@pytest.mark.parametrize(
+    ("method", "error", "told"),
+    [
+        ("files.getUploadURLExternal", "missing_scope", "reinstall it from the manifest"),
+        ("upload", "upload failed", "network path to Slack"),
+    ],
+)
+async def test_files_slack_refuses_are_told_and_the_github_comment_is_still_posted(
+    w: World, method: str, error: str, told: str
+) -> None:
+    w.slack.fail(method, error, times=None)
+    await w.bot.command(f"diagnostics {HEALTHY_POD} --issue {REPO}#{ISSUE}")
+    parent = await summary(w, HEALTHY_POD)
+    note = await thread_note(w, parent, "were not attached")
+    assert f"The diagnostics files of `{HEALTHY_POD}` were not attached: Slack" in note
+    assert told in note and f"run `/codex diagnostics {HEALTHY_POD}` again" in note
+    assert "|the GitHub issue>" in note
+    [comment] = w.github.comments(REPO, ISSUE)
+    assert comment.body.count("<details>") == 5 and "API listen on 127.0.0.1:2375" in comment.body
+    assert w.slack.files(OPS_CHANNEL, thread_ts=parent.ts) == []
+    assert "Posted to <" in await thread_note(w, parent, "Posted to")
+
+
 async def test_secrets_in_the_pod_never_reach_slack_or_github(w: World) -> None:
     c = w.cluster
     c.log(HEALTHY_POD, "docker", f'level=error msg="push failed" token={SECRETS["github"]}')

@@ -20,7 +20,7 @@ from bot.render.markdown import diagnostics_comment
 from bot.surface import Message, MessageRef
 from handlers.artifacts import Diagnostics
 from handlers.diagnostics import DiagnosticsRequest, collect_diagnostics
-from handlers.errors import ClusterError, CodexError
+from handlers.errors import ClusterError, CodexError, ExternalError
 from handlers.issue_ref import parse_issue_ref
 from handlers.pods import resolve_codex_pod
 
@@ -75,9 +75,29 @@ async def run_diagnostics(inv: Invocation) -> bool:
     parent = await live.close()
     if parent is None:
         return not d.problems
-    files = attachments(d)
-    if files:
-        await inv.surface.upload(parent, files, comment=f"Diagnostics of `{pod}`, one file per artifact:")
-    if inv.command.issue:
-        await publish_diagnostics(inv, d, parent)
+    not_attached = await attach_files(inv, d, parent)
+    url = await publish_diagnostics(inv, d, parent) if inv.command.issue else None
+    if not_attached is not None:
+        await inv.surface.post(parent.channel, upload_failed(d.pod, not_attached, url), thread=parent)
     return not d.problems
+
+
+async def attach_files(inv: Invocation, d: Diagnostics, parent: MessageRef) -> ExternalError | None:
+    """Each artifact as a file in the thread; Slack's refusal is returned, so the GitHub part still runs."""
+    files = attachments(d)
+    if not files:
+        return None
+    try:
+        await inv.surface.upload(parent, files, comment=f"Diagnostics of `{d.pod}`, one file per artifact:")
+    except ExternalError as e:
+        return e
+    return None
+
+
+def upload_failed(pod: str, e: ExternalError, issue_url: str | None) -> Message:
+    where = f"The bundle is on <{issue_url}|the GitHub issue> (trimmed to fit). " if issue_url else ""
+    return Message(
+        text=f":warning: The diagnostics files of `{pod}` were not attached: {e.message}\n"
+        f"{where}{e.hint + ' ' if e.hint else ''}"
+        f"Then run `/codex diagnostics {pod}` again to get the files here."
+    )
