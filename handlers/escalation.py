@@ -6,13 +6,22 @@ The incident state is a small JSON-able dict the caller persists between fleet c
 State machine::
 
     closed --(report escalates)--> open [page]
+    open   --(report escalates, page not delivered yet)--> open [page again]
     open   --(report escalates)--> open                       (no page; healthy clock reset)
-    open   --(below threshold, healthy clock < quiet_seconds)--> open (recovering)
+    open   --(some pod still failing, below the threshold)--> open (healthy clock reset)
+    open   --(no pod failing, healthy clock < quiet_seconds)--> open (recovering)
     open   --(healthy clock >= quiet_seconds)--> closed        (the next escalation pages)
 
-The healthy clock starts at the first check below the threshold and is taken to run
-until a check shows otherwise: with checks sparser than ``quiet_seconds`` (on-demand
-`/codex fleet` only), a relapse after a long healthy gap is a new incident.
+"Healthy" means no pod failing `docker info` at all: one workflow still failing is not the
+end of the incident, only below the paging threshold. The healthy clock starts at the first
+check with no failing pod and is taken to run until a check shows otherwise: with checks
+sparser than ``quiet_seconds`` (on-demand `/codex fleet` only), a relapse after a long
+healthy gap is a new incident.
+
+An incident opens with ``page_pending`` set and ``paged_at`` empty; the caller records the
+page with ``page_sent`` once it went out. While the page is pending, every escalating check
+asks for it again, so a page that failed (Slack down, a wrong channel) is retried instead of
+being taken for delivered until the quiet time has passed.
 
 A report in which no daemon answered at all (every check refused by the API, or no pods)
 is no evidence either way, so it leaves the state as it was.
@@ -62,6 +71,9 @@ def next_incident_state(
     if escalating:
         seen = set(state.get("workflows", [])) | set(report.failing_workflows)
         state.update(healthy_since=None, workflows=sorted(seen), last_check_at=stamp)
+        return state, bool(state.get("page_pending"))
+    if report.failing:
+        state.update(healthy_since=None, last_check_at=stamp)
         return state, False
     state.update(healthy_since=state.get("healthy_since") or stamp, last_check_at=stamp)
     if _quiet_for(state, now) >= policy.escalation.quiet_seconds:
@@ -81,11 +93,20 @@ def _opened(report: FleetReport, now: datetime, policy: Policy) -> dict[str, Any
         "status": OPEN,
         "incident_id": f"{policy.namespace}-{now.strftime('%Y%m%dT%H%M%SZ')}",
         "opened_at": stamp,
-        "paged_at": stamp,
+        "paged_at": None,  # set by page_sent once the page went out
+        "page_pending": True,
         "last_check_at": stamp,
         "healthy_since": None,
         "workflows": list(report.failing_workflows),
     }
+
+
+def page_sent(state: dict[str, Any], now: datetime, *, complete: bool) -> dict[str, Any]:
+    """Record that the page reached at least one target (``paged_at``, kept from the first
+    delivery); ``complete``: every target got it, so no later check needs to page again.
+    Not called when nothing went out: the incident stays ``page_pending`` and is paged again."""
+    stamp = (now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)).isoformat()
+    return {**state, "paged_at": state.get("paged_at") or stamp, "page_pending": not complete}
 
 
 def _closed(state: dict[str, Any], closed_at: str) -> dict[str, Any]:

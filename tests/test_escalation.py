@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from config.settings import EscalationPolicy, Policy
-from handlers.escalation import escalation_event, next_incident_state, should_escalate
+from handlers.escalation import escalation_event, next_incident_state, page_sent, should_escalate
 from handlers.fleet import FleetReport, FleetRow, FleetState
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -38,12 +38,16 @@ def test_escalates_only_when_failing_pods_span_the_threshold_of_workflows() -> N
     assert should_escalate(ONE_WORKFLOW, Policy(escalation=EscalationPolicy(failing_workflows_threshold=1)))
 
 
-def run(sequence: list[tuple[float, FleetReport]]) -> list[bool]:
-    """Feed reports at T0+seconds through the state machine, round-tripping state through JSON."""
+def run(sequence: list[tuple[float, FleetReport]], *, delivered: bool = True) -> list[bool]:
+    """Feed reports at T0+seconds through the state machine, round-tripping state through JSON;
+    each page asked for is recorded as sent when ``delivered``, as the caller does."""
     state = None
     pages = []
     for seconds, rep in sequence:
-        state, page = next_incident_state(state, rep, T0 + timedelta(seconds=seconds), POLICY)
+        now = T0 + timedelta(seconds=seconds)
+        state, page = next_incident_state(state, rep, now, POLICY)
+        if page and delivered:
+            state = page_sent(state, now, complete=True)
         state = json.loads(json.dumps(state))
         pages.append(page)
     return pages
@@ -67,6 +71,30 @@ def test_pages_again_only_after_healthy_for_quiet_seconds() -> None:
     # a relapse restarts the healthy clock
     seq = [(0, BROKEN), (60, HEALTHY), (500, BROKEN), (560, HEALTHY), (700, HEALTHY), (800, BROKEN)]
     assert run(seq) == [True, False, False, False, False, False]
+
+
+def test_a_workflow_still_failing_below_the_threshold_is_not_healthy() -> None:
+    # one workflow keeps failing for far longer than the quiet time: the incident lasts
+    seq = [(0, BROKEN), (60, ONE_WORKFLOW), (700, ONE_WORKFLOW), (800, BROKEN)]
+    assert run(seq) == [True, False, False, False]
+    # the quiet clock starts only once no pod fails at all
+    seq = [(0, BROKEN), (60, ONE_WORKFLOW), (700, HEALTHY), (1000, BROKEN), (1300, HEALTHY), (1900, BROKEN)]
+    assert run(seq) == [True, False, False, False, False, True]
+
+
+def test_a_page_that_did_not_go_out_is_asked_for_again_until_it_does() -> None:
+    assert run([(0, BROKEN), (60, BROKEN), (120, BROKEN)], delivered=False) == [True, True, True]
+    state, page = next_incident_state(None, BROKEN, T0, POLICY)
+    assert page and state["page_pending"] and state["paged_at"] is None
+    later = T0 + timedelta(seconds=60)
+    partly = page_sent(state, later, complete=False)  # e.g. the webhook got it, Slack did not
+    assert partly["paged_at"] == later.isoformat()
+    again, page = next_incident_state(partly, BROKEN, T0 + timedelta(seconds=120), POLICY)
+    assert page and again["paged_at"] == later.isoformat()
+    done = page_sent(again, T0 + timedelta(seconds=120), complete=True)
+    assert done["paged_at"] == later.isoformat()  # the first delivery is when the on-call heard
+    _, page = next_incident_state(done, BROKEN, T0 + timedelta(seconds=180), POLICY)
+    assert not page
 
 
 def test_a_relapse_after_a_long_unobserved_healthy_gap_is_a_new_incident() -> None:

@@ -4,6 +4,7 @@ API server (real client), the fake Slack, and a webhook receiver on 127.0.0.1.""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,9 @@ from aiohttp import web
 
 from bot.render.fleet import EscalationAction
 from bot.sandbox.cluster import FakeCluster
+from bot.sandbox.seed import DAEMON_DOWN_POD
+from bot.shell import run_line, session
+from config.settings import Environment, Policy, Settings
 from tests.fakes.slack_models import Message
 from tests.harness import INCIDENT_CHANNEL, OPS_CHANNEL, REQUESTER, World, policy_for_tests, world
 
@@ -86,12 +90,6 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, seconds: float =
     return result
 
 
-async def decided(w: World) -> dict[str, Any]:
-    assert w.runtime is not None
-    store = w.runtime.deps.store
-    return await until(lambda: store.get_state("escalation/argo-workflows"), "an escalation decision")
-
-
 async def fleet(w: World, count: int) -> Message:
     status, _, elapsed = await w.bot.command("fleet", user_id=REQUESTER, channel_id=OPS_CHANNEL)
     assert status == 200 and elapsed < 3
@@ -133,6 +131,7 @@ async def test_fleet_reports_each_pod_and_escalates_once_per_incident(
         )
         assert already
         assert len(pages(w)) == 1 and len(receiver.events) == 1
+        await finished(w, 2)
 
 
 async def test_one_failing_workflow_does_not_page(tmp_path: Path) -> None:
@@ -143,7 +142,7 @@ async def test_one_failing_workflow_does_not_page(tmp_path: Path) -> None:
     async with world(tmp_path, cluster=cluster) as w:
         report = await fleet(w, 1)
         assert "2 of 3 pods (1 workflow(s))" in report.visible_text
-        state = await decided(w)  # the escalation decision is stored after any page is sent
+        state = await finished(w, 1)  # the escalation decision is stored after any page is sent
         assert state["status"] == "closed"
         assert pages(w) == []
 
@@ -208,3 +207,95 @@ async def test_collect_diagnostics_button_attaches_the_bundle_of_each_failing_po
         for pod in failing:
             assert f"{pod}-pod-status.txt" in names and f"{pod}-volume-usage.txt" in names
         assert not [n for n in names if n.startswith("codex-a-1")]
+
+
+def notes(w: World, report: Message, words: str) -> list[Message]:
+    return [m for m in w.slack.thread(OPS_CHANNEL, report.ts)[1:] if words in m.text]
+
+
+async def test_a_page_slack_refuses_still_goes_to_the_webhook_is_told_and_is_retried(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    policy = policy_for_tests(escalation={"webhook_url": receiver.url, "quiet_seconds": 600})
+    async with world(tmp_path, policy=policy, cluster=fleet_cluster()) as w:
+        w.slack.fail("chat.postMessage", "channel_not_found", channel=INCIDENT_CHANNEL)
+        first = await fleet(w, 1)
+        told = (await w.slack.wait_for(lambda: notes(w, first, "did not go out"), timeout=10))[0].text
+        assert f"<@{REQUESTER}>" in told
+        assert f"The page in <#{INCIDENT_CHANNEL}> was not posted" in told and "`channel_not_found`" in told
+        assert "Delivered: the webhook (HTTP 202)" in told and "Page the on-call manually" in told
+        assert len(receiver.events) == 1 and receiver.events[0]["failing_workflows"] == ["codex-b", "codex-c"]
+        assert pages(w) == []
+
+        w.slack.clear_failures()  # the channel works again: the next check pages, the webhook is not re-sent
+        second = await fleet(w, 2)
+        page = (await w.slack.wait_for(lambda: pages(w), timeout=10))[0]
+        assert "`codex-b`, `codex-c`" in page.visible_text
+        await w.slack.wait_for(lambda: notes(w, second, "Escalated in"), timeout=10)
+        assert len(receiver.events) == 1 and not notes(w, second, "already open")
+
+        third = await fleet(w, 3)
+        await w.slack.wait_for(lambda: notes(w, third, "already open"), timeout=10)
+        assert len(pages(w)) == 1 and len(receiver.events) == 1
+        await finished(w, 3)
+
+
+async def finished(w: World, count: int) -> dict[str, Any]:
+    """The incident state once the ``count``-th `/codex fleet` has ended (its audit row is its last act)."""
+    assert w.runtime is not None
+    store = w.runtime.deps.store
+
+    async def done() -> bool:
+        return len([e for e in await store.recent(100) if e.verb == "fleet"]) >= count
+
+    await until(done, f"/codex fleet number {count} to end")
+    state = await store.get_state("escalation/argo-workflows")
+    assert state is not None
+    return state
+
+
+async def test_the_incident_lasts_while_any_workflow_still_fails(tmp_path: Path) -> None:
+    policy = policy_for_tests(escalation={"quiet_seconds": 0})  # closes on the first healthy check
+    async with world(tmp_path, policy=policy, cluster=fleet_cluster()) as w:
+        await fleet(w, 1)
+        await finished(w, 1)
+        assert len(pages(w)) == 1
+
+        for pod in ("codex-c-1", "codex-c-2"):  # codex-b still fails: below the threshold, not healthy
+            w.cluster.heal_daemon(pod)
+        await fleet(w, 2)
+        assert (await finished(w, 2))["status"] == "open"
+
+        w.cluster.break_daemon("codex-c-1")
+        third = await fleet(w, 3)
+        await w.slack.wait_for(lambda: notes(w, third, "already open"), timeout=10)
+        await finished(w, 3)
+        assert len(pages(w)) == 1
+
+        for pod in ("codex-b-1", "codex-c-1"):  # every daemon answers: the incident ends
+            w.cluster.heal_daemon(pod)
+        await fleet(w, 4)
+        assert (await finished(w, 4))["status"] == "closed"
+        for pod in ("codex-b-1", "codex-c-1"):
+            w.cluster.break_daemon(pod)
+        await fleet(w, 5)
+        await w.slack.wait_for(lambda: pages(w)[1:], timeout=10)  # a new incident, a new page
+        await finished(w, 5)
+
+
+async def test_collect_diagnostics_clicked_in_the_terminal_answers_under_the_stored_page(
+    tmp_path: Path,
+) -> None:
+    """The shell's clicks carry no message: the bundle goes in the page's thread all the same."""
+    out = io.StringIO()
+    settings = Settings(env=Environment.model_validate({"state_dir": str(tmp_path)}), policy=Policy())
+    async with session(settings, sandbox=True, out=out) as s:
+        assert await run_line(s, "/codex fleet") == "failed"
+        state = await s.runtime.deps.store.get_state("escalation/argo-workflows")
+        assert state is not None and state["status"] == "open" and state["message"]["channel"] == "C0INCIDENT"
+        shown = len(out.getvalue())
+        assert await run_line(s, f"/click {EscalationAction.DIAGNOSTICS} {state['incident_id']}") == "ok"
+        said = out.getvalue()[shown:]
+        assert "That incident is closed" not in said
+        assert "[#C0INCIDENT] :mag: <@U0ONCALL> asked for diagnostics of 2 failing pod(s)" in said
+        assert f"{DAEMON_DOWN_POD}-daemon-logs.log" in said and f"{DAEMON_DOWN_POD}-pod-status.txt" in said

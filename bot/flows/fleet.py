@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +23,12 @@ from bot.render.fleet import (
     fleet_attachment,
     fleet_message,
     needs_attachment,
+    page_failed_note,
 )
 from bot.store.models import AuditEntry
 from bot.surface import Message, MessageRef, Surface
 from handlers.errors import CodexError, ExternalError, NotFound
-from handlers.escalation import escalation_event, next_incident_state, should_escalate
+from handlers.escalation import escalation_event, next_incident_state, page_sent, should_escalate
 from handlers.fleet import FleetReport, check_fleet
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,15 @@ def incident_key(deps: Deps) -> str:
     return f"escalation/{deps.policy.namespace}"
 
 
+@dataclass
+class Escalated:
+    """One escalation decision: the incident state after it, and what paging it did."""
+
+    state: dict[str, Any]
+    delivered: list[str] = field(default_factory=list)  # where the page went, for the user
+    failed: list[str] = field(default_factory=list)  # sentences: where it did not go, and why
+
+
 @flow(Verb.FLEET)
 async def run_fleet(inv: Invocation) -> bool:
     deps = inv.deps
@@ -49,14 +60,23 @@ async def run_fleet(inv: Invocation) -> bool:
     ref = await inv.surface.post(inv.channel, fleet_message(report, requested_by=inv.user))
     if needs_attachment(report):
         await inv.surface.upload(ref, [fleet_attachment(report)], comment="Every pod's row:")
-    await escalate_if_needed(deps, inv.surface, report, origin=ref)
+    escalated = await escalate_if_needed(deps, inv.surface, report, origin=ref)
+    if escalated.failed:
+        note = page_failed_note(escalated.failed, escalated.delivered, user=inv.user)
+        try:
+            await inv.surface.post(ref.channel, note, thread=ref)
+        except CodexError:
+            await inv.reply(note)  # the channel refuses too: at least the person who asked hears it
     return not report.failing
 
 
 async def escalate_if_needed(
     deps: Deps, surface: Surface, report: FleetReport, *, origin: MessageRef | None
-) -> dict[str, Any]:
-    """Advance the incident state; page (incident channel + optional webhook) only when it says so."""
+) -> Escalated:
+    """Advance the incident state; page (incident channel + optional webhook) only when it says so.
+
+    The incident counts as paged only once the page went out; a page that did not is retried
+    by the next escalating check (``page_pending``)."""
     holder = uuid.uuid4().hex
     key = incident_key(deps)
     await _acquire(deps, key, holder)
@@ -65,13 +85,14 @@ async def escalate_if_needed(
         state, page = next_incident_state(prev, report, datetime.now(UTC), deps.policy)
         if state.get("status") == "open" and report.failing:
             state["failing_pods"] = [r.pod for r in report.failing][:MAX_DIAGNOSTIC_PODS]
+        escalated = Escalated(state)
         if page:
             await deps.store.put_state(key, state)  # the page's buttons work from the moment it shows
-            await _page(deps, surface, report, state, origin)
+            escalated = await _page(deps, surface, report, state, origin)
         elif origin is not None and state.get("status") == "open" and should_escalate(report, deps.policy):
             await surface.post(origin.channel, already_open_note(state), thread=origin)
-        await deps.store.put_state(key, state)
-        return state
+        await deps.store.put_state(key, escalated.state)
+        return escalated
     finally:
         await deps.store.release_lock(key, holder)
 
@@ -87,36 +108,73 @@ async def _acquire(deps: Deps, key: str, holder: str) -> None:
 
 async def _page(
     deps: Deps, surface: Surface, report: FleetReport, state: dict[str, Any], origin: MessageRef | None
-) -> None:
-    policy = deps.policy
-    channel = policy.slack.incident_channel or (origin.channel if origin else "")
-    ref = None
-    if channel:
-        ref = await surface.post(channel, escalation_message(report, state, policy))
-        state["message"] = {"channel": ref.channel, "ts": ref.ts}
-    else:
-        log.warning("escalation: slack.incident_channel is not set; paging by webhook only")
-    detail = f"paged: incident {state['incident_id']}, workflows {', '.join(report.failing_workflows)}"
-    await _audit(deps, detail)
-    if policy.escalation.webhook_url:
-        event = escalation_event(report, policy, incident=state)
+) -> Escalated:
+    """Page every target not reached yet: the incident channel, then the webhook. One failing never
+    stops the other; Slack and webhook refusals come back in ``failed``, never raised."""
+    out = Escalated(state)
+    channel = deps.policy.slack.incident_channel or (origin.channel if origin else "")
+    ref = page_ref(state)
+    posted = None
+    if ref is None and channel:
         try:
-            status = await post_json(
-                policy.escalation.webhook_url, event, timeout_seconds=policy.timeouts.api
-            )
-            note = f":satellite_antenna: Escalation event sent to the webhook (HTTP {status})."
-        except ExternalError as e:
-            note = f":warning: {e.for_user()}"
-        if ref is not None:
-            await surface.post(ref.channel, Message(text=note), thread=ref)
-        else:
-            log.warning("escalation webhook: %s", note)
-    if ref is None:
+            ref = posted = await surface.post(channel, escalation_message(report, state, deps.policy))
+            state["message"] = {"channel": ref.channel, "ts": ref.ts}
+            out.delivered.append(f"<#{ref.channel}>")
+        except CodexError as e:
+            out.failed.append(f"The page in <#{channel}> was not posted: {e.for_user()}")
+    elif not channel:
+        log.warning("escalation: slack.incident_channel is not set; paging by webhook only")
+    await _send_webhook(deps, surface, report, out, ref)
+    if out.delivered:
+        out.state = page_sent(state, datetime.now(UTC), complete=not out.failed)
+    elif not out.failed:
+        state["page_pending"] = False  # nowhere to page: nothing to retry
+    detail = f"incident {state['incident_id']}, workflows {', '.join(report.failing_workflows)}"
+    sent = f"paged ({', '.join(out.delivered)})" if out.delivered else "page NOT delivered"
+    await _audit(deps, f"{sent}: {detail}" + (f"; failed: {' '.join(out.failed)}" if out.failed else ""))
+    if posted is not None and origin is not None and origin.channel != posted.channel:
+        link = await surface.permalink(posted)
+        where = f"<#{posted.channel}>" + (f": <{link}|the page>" if link else ".")
+        text = f":rotating_light: Escalated in {where}"
+        await _post_quietly(surface, origin, Message(text=text))
+    return out
+
+
+async def _send_webhook(
+    deps: Deps, surface: Surface, report: FleetReport, out: Escalated, ref: MessageRef | None
+) -> None:
+    """POST the event unless an earlier attempt for this incident got through; say how it went
+    in the page's thread (when there is a page)."""
+    policy = deps.policy
+    if not policy.escalation.webhook_url or out.state.get("webhook_sent_at"):
         return
-    if origin is not None and origin.channel != ref.channel:
-        link = await surface.permalink(ref)
-        text = f":rotating_light: Escalated in <#{ref.channel}>" + (f": <{link}|the page>" if link else ".")
-        await surface.post(origin.channel, Message(text=text), thread=origin)
+    event = escalation_event(report, policy, incident=out.state)
+    try:
+        status = await post_json(policy.escalation.webhook_url, event, timeout_seconds=policy.timeouts.api)
+        out.state["webhook_sent_at"] = datetime.now(UTC).isoformat()
+        out.delivered.append(f"the webhook (HTTP {status})")
+        note = f":satellite_antenna: Escalation event sent to the webhook (HTTP {status})."
+    except ExternalError as e:
+        out.failed.append(e.for_user())
+        note = f":warning: {e.for_user()}"
+    if ref is not None:
+        await _post_quietly(surface, ref, Message(text=note))
+    else:
+        log.warning("escalation webhook: %s", note)
+
+
+async def _post_quietly(surface: Surface, thread: MessageRef, message: Message) -> None:
+    """A side note in a thread: its failure is logged, never allowed to undo the page's record."""
+    try:
+        await surface.post(thread.channel, message, thread=thread)
+    except CodexError:
+        log.exception("could not post a note in the thread %s/%s", thread.channel, thread.ts)
+
+
+def page_ref(state: dict[str, Any]) -> MessageRef | None:
+    """The incident channel's page message, once it was posted."""
+    msg = state.get("message")
+    return MessageRef(str(msg["channel"]), str(msg["ts"])) if isinstance(msg, dict) else None
 
 
 async def _audit(deps: Deps, detail: str) -> None:
@@ -135,14 +193,18 @@ async def on_collect_diagnostics(act: ActionInvocation) -> None:
     deps = act.deps
     await deps.access.check(Verb.DIAGNOSTICS.value, user=act.user, channel=act.channel)
     state = await deps.store.get_state(incident_key(deps)) or {}
-    if state.get("incident_id") != act.value or act.message is None:
+    if state.get("incident_id") != act.value or state.get("status") != "open":
         raise NotFound(
             "That incident is closed.", hint="Run `/codex fleet`, then `/codex diagnostics <pod>` for a pod."
         )
     chosen = list(state.get("failing_pods", []))[:MAX_BUNDLE_PODS]
-    thread = act.message
+    # The clicked page; a click that carries no message (the terminal shell) answers under the stored page.
+    thread = act.message or page_ref(state)
     text = f":mag: <@{act.user}> asked for diagnostics of {len(chosen)} failing pod(s): collecting…"
-    await act.surface.post(thread.channel, Message(text=text), thread=thread)
+    if thread is None:  # paged by webhook only: start a thread where the button was pressed
+        thread = await act.surface.post(act.channel, Message(text=text))
+    else:
+        await act.surface.post(thread.channel, Message(text=text), thread=thread)
     bundles = await asyncio.gather(*(collect_for(deps, pod, None) for pod in chosen), return_exceptions=True)
     for pod, d in zip(chosen, bundles, strict=True):
         if isinstance(d, CodexError):

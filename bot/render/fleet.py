@@ -138,3 +138,17 @@ def already_open_note(incident: Mapping[str, Any]) -> Message:
         "for the configured quiet time."
     )
     return Message(text=text, blocks=[context(text)])
+
+
+def page_failed_note(failed: list[str], delivered: list[str], *, user: str | None = None) -> Message:
+    """For whoever ran the check: the page (or part of it) did not go out, why, and what to do."""
+    who = f"<@{user}> " if user else ""
+    lines = [f":warning: {who}The escalation page did not go out everywhere:"]
+    lines += [f"• {f}" for f in failed]
+    lines.append(f"Delivered: {', '.join(delivered)}." if delivered else "Nobody has been paged.")
+    lines.append(
+        "Page the on-call manually now. The bot tries the page again on the next `/codex fleet` "
+        "(or periodic check) while the fleet still escalates."
+    )
+    text = "\n".join(lines)
+    return Message(text=text, blocks=[section(text)])
