@@ -60,10 +60,11 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     ),
     # JWTs (service-account tokens, OIDC)
     (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
-    # user:password@ in URLs (the user may be empty: redis://:pw@host)
+    # user:password@ in URLs (the user may be empty: redis://:pw@host); the password runs to the
+    # last @ before the host, since people do not percent-encode an @ in it (u:p@ss@host)
     (
         ("://",),
-        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)" + _NOT_MASKED + r"[^\s@/]+@"),
+        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)" + _NOT_MASKED + r"[^\s/\"'<>]+@"),
         rf"\1{MASK}@",
     ),
     # Docker config.json: "auth"/"identitytoken" values, and the whole file base64-encoded
@@ -96,6 +97,11 @@ _BENIGN_KEY_ENDINGS = (
 )  # fmt: skip
 
 
+# Keys that are also ordinary words, with a short bare value not a secret: pass=1 fail=0, bypass=on.
+# Any other secret key masks every value, however short (password=ab).
+_WORDLIKE_KEYS = ("pass", "token")
+
+
 def _pair(m: re.Match[str]) -> str:
     key = (m[1] + m["rest"]).lower()
     value = m["dq"] or m["sq"] or m["bare"] or ""
@@ -104,7 +110,7 @@ def _pair(m: re.Match[str]) -> str:
         or value == MASK
         or value.startswith(("$", "{{", "<"))
         or set(value) <= {"*"}
-        or (m["bare"] is not None and len(value) < 3)
+        or (m["bare"] is not None and len(value) < 3 and m[1].lower() in _WORDLIKE_KEYS)
     )
     if benign:
         return m[0]

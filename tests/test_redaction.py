@@ -61,7 +61,13 @@ SECRET_CASES: list[tuple[str, str, str]] = [
     ("url-password", "pulling https://robot:hunter2hunter2@registry.example.com/v2/", "hunter2hunter2"),
     ("url-password-postgres", "DATABASE_URL=postgres://app:S3cret!pw@db:5432/app", "S3cret!pw"),
     ("url-password-empty-user", "connecting to redis://:r3d1s-pass@cache:6379/0", "r3d1s-pass"),
+    # an @ in the password: what follows the first @ is still the password
+    ("url-password-with-at", "pushing to https://u:p@ss-w0rd@registry.example.com/v2/", "ss-w0rd"),
+    ("url-password-with-at-no-path", "remote: https://ci:s3@cr@t@git.example.com", "cr@t"),
     ("password-pair", "login password=hunter2 user=admin", "hunter2"),
+    ("password-pair-short", "login password=Q7 user=admin", "Q7"),
+    ("password-env-one-char", "DB_PASSWORD=x\nDB_USER=app", "DB_PASSWORD=x"),
+    ("secret-pair-short", "client_secret=z9", "z9"),
     ("password-env", "MYSQL_ROOT_PASSWORD=correct-horse-battery", "correct-horse-battery"),
     ("password-yaml", "  password: Tr0ub4dor&3", "Tr0ub4dor&3"),
     ("password-json", '{"username": "bot", "password": "pa55w0rd-json"}', "pa55w0rd-json"),
@@ -122,6 +128,11 @@ SURVIVORS = [
     "commit 9f1c2d3e4b5a6978",
     "uuid 0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
     "max_tokens=4096",
+    "tests: pass=12 fail=0 skip=1",
+    "cache bypass=on",
+    "token=1 of 3",
+    'curl -s "https://api.example.com/users?email=ops@example.com"',
+    "git@github.com:acme/widgets.git and https://github.com/acme/widgets.git",
     "-----BEGIN CERTIFICATE-----",
     "-----BEGIN PUBLIC KEY-----",
 ]
@@ -154,6 +165,10 @@ def test_context_around_a_secret_is_kept() -> None:
     assert redact("https://robot:hunter2hunter2@registry.example.com/v2/") == (
         f"https://robot:{MASK}@registry.example.com/v2/"
     )
+    assert redact("https://u:p@ss@host/x and mail me@example.com") == (
+        f"https://u:{MASK}@host/x and mail me@example.com"
+    )
+    assert redact("password=ab user=admin") == f"password={MASK} user=admin"
 
 
 def test_redaction_is_idempotent_over_the_whole_corpus() -> None:
