@@ -4,6 +4,7 @@ exact undo, 409 reported, pull-request mode on the fake GitHub."""
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,6 +56,16 @@ def removed(diff: str) -> set[str]:
     return {ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")}
 
 
+def added(diff: str) -> list[str]:
+    return [ln for ln in diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+
+
+def only_deletions(old: str, new: str) -> bool:
+    """``new`` is ``old`` with some lines taken out and nothing else changed, byte for byte."""
+    ops = difflib.SequenceMatcher(None, old.splitlines(True), new.splitlines(True), autojunk=False)
+    return all(tag in ("equal", "delete") for tag, *_ in ops.get_opcodes())
+
+
 def buttons(m: Message) -> list[str]:
     return [e["action_id"] for b in m.blocks if b.get("type") == "actions" for e in b.get("elements", [])]
 
@@ -90,6 +101,10 @@ async def test_patch_captures_first_removes_only_docker_bits_and_undo_restores_e
     assert spec(w) == without_docker(original)
     bodies = [c.body for c in w.github.comments(*ISSUE)]
     assert any("Before rollback: diagnostics captured" in b and DAEMON_DOWN_POD in b for b in bodies)
+    [summary] = [c for c in w.github.comments(*ISSUE) if "Before rollback" in c.body]
+    url = f"https://github.com/acme/widgets/issues/7#issuecomment-{summary.id}"
+    told = [r for r in w.slack.thread(m.channel, m.ts)[1:] if url in r.visible_text]
+    assert told and "captured first" in told[0].visible_text
     assert any(f"Diagnostics for `{DAEMON_DOWN_POD}`" in b for b in bodies)
     patches = [r for r in w.cluster.requests if r.method == "PATCH" and "workflowtemplates" in r.path]
     assert len(patches) == 1 and patches[0].body["metadata"]["resourceVersion"]
@@ -136,7 +151,15 @@ async def test_dry_run_shows_the_diff_and_changes_nothing(w: World) -> None:
 async def test_pull_request_mode_opens_a_branch_commit_and_pull_request(w: World) -> None:
     original, before = spec(w), w.github.files(GITOPS)
     m = await request(w, "rollback --mode pull-request --issue acme/widgets#7")
-    assert "-      - name: DOCKER_HOST" in m.visible_text or "DOCKER_HOST" in m.visible_text
+    diff = m.visible_text
+    assert {
+        "- name: DOCKER_HOST",
+        "- name: DOCKER_ENABLED",
+        "- name: DOCKER_TLS_VERIFY",
+        "sidecars:",
+    } <= removed(diff)
+    assert "- name: docker" in removed(diff) and "- name: CODEX_LOG_LEVEL" not in removed(diff)
+    assert added(diff) == []
     said = await approve(w, m, "Opened")
     pulls = w.github.pulls(GITOPS)
     assert len(pulls) == 1 and pulls[0].base == "main" and pulls[0].head.startswith("codex-bot/rollback-")
@@ -146,5 +169,77 @@ async def test_pull_request_mode_opens_a_branch_commit_and_pull_request(w: World
     new = changed[TEMPLATE_FILE]
     assert new.startswith("# Codex build template\n")
     assert yaml.safe_load(new)["spec"] == without_docker(original)
+    assert only_deletions(before[TEMPLATE_FILE], new)
+    assert "name: DOCKER_" not in new and "name: docker\n" not in new
+    # one commit on the branch, on top of main
+    assert w.github.commits(GITOPS, pulls[0].head)[1:] == w.github.commits(GITOPS, "main")
+    assert len(w.github.commits(GITOPS, pulls[0].head)) == len(w.github.commits(GITOPS, "main")) + 1
     assert w.github.files(GITOPS) == before  # main untouched until someone merges
     assert spec(w) == original  # the cluster is Argo CD's to change
+
+
+async def test_force_without_an_issue_says_plainly_that_nothing_was_captured(w: World) -> None:
+    original = spec(w)
+    m = await request(w, "rollback --force")
+    assert "diagnostics are NOT captured first (no `--issue` was given)" in m.visible_text
+    assert "a failed capture does not stop it" not in m.visible_text
+    said = await approve(w, m, "Rolled back codex-build")
+    assert (
+        "Diagnostics were NOT captured: no GitHub issue was given (`--issue owner/repo#N`); "
+        "rolled back anyway because `--force` was approved."
+    ) in said.visible_text
+    assert spec(w) == without_docker(original)
+
+
+async def test_force_rolls_back_after_a_failed_capture_and_says_so(w: World) -> None:
+    original = spec(w)
+    m = await request(w, "rollback --force --issue acme/missing#1")
+    assert "because of `--force`, the rollback goes ahead even if that capture fails" in m.visible_text
+    said = await approve(w, m, "Rolled back codex-build")
+    text = said.visible_text
+    assert "Diagnostics were NOT captured: " in text and "acme/missing" in text
+    assert "rolled back anyway because `--force` was approved" in text
+    early = [r for r in w.slack.thread(m.channel, m.ts)[1:] if "rolling back anyway" in r.text]
+    assert early and early[0].ts < said.ts  # said before the templates changed, too
+    assert spec(w) == without_docker(original)
+
+
+PATCHED = "codex-patched"
+MAIN_PATCH = """containers:
+  - name: main
+    env:
+      - {name: DOCKER_HOST, value: "tcp://127.0.0.1:2375"}
+      - {name: CODEX_LOG_LEVEL, value: debug}
+      - {name: DOCKER_ENABLED, value: "1"}
+  - name: docker
+    image: docker:27-dind-rootless
+    securityContext: {privileged: true}
+"""
+
+
+async def test_rollback_removes_the_sidecar_and_env_held_in_pod_spec_patch(w: World) -> None:
+    build = {"name": "build", "container": {"image": "codex-universal:1", "command": ["codex"]}}
+    original = {
+        "entrypoint": "build",
+        "podSpecPatch": '{"containers":[{"name":"docker","resources":{"limits":{"memory":"4Gi"}}}]}',
+        "templates": [{**build, "podSpecPatch": MAIN_PATCH}],
+    }
+    labels = {"app.kubernetes.io/part-of": "codex"}
+    w.cluster.add_object(
+        "workflowtemplates", {"metadata": {"name": PATCHED, "labels": labels}, "spec": original}
+    )
+    m = await request(w, "rollback --issue acme/widgets#7")
+    assert {"- name: docker", '- {name: DOCKER_HOST, value: "tcp://127.0.0.1:2375"}'} <= removed(
+        m.visible_text
+    )
+    await approve(w, m, "Rolled back")
+    found = w.cluster.get_object("workflowtemplates", PATCHED)
+    assert found is not None
+    now = found["spec"]
+    assert "podSpecPatch" not in now  # it patched only the docker container
+    [template] = now["templates"]
+    assert yaml.safe_load(template["podSpecPatch"]) == {
+        "containers": [{"name": "main", "env": [{"name": "CODEX_LOG_LEVEL", "value": "debug"}]}]
+    }
+    assert {k: v for k, v in template.items() if k != "podSpecPatch"} == build
+    assert now["entrypoint"] == "build" and list(now) == ["entrypoint", "templates"]

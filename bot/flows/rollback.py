@@ -9,6 +9,7 @@ on the GitOps repository — and record what an undo needs.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,12 +18,21 @@ from bot.deps import Deps
 from bot.flows.capture import capture_failing
 from bot.flows.gated import OperationFailed, approved, expire_as_shown, request, run_approved, thread_of
 from bot.flows.registry import ActionInvocation, Invocation, action, flow
-from bot.render.rollback import applied_message, files_plan_message, plan_message, undone_message
+from bot.render.rollback import (
+    applied_message,
+    capture_note,
+    files_plan_message,
+    plan_message,
+    pull_request_message,
+    request_note,
+    undone_message,
+)
 from bot.store import Approval
-from bot.surface import Attachment, Message
-from handlers.errors import Conflict, NotFound, UsageError
+from bot.surface import Attachment, Message, MessageRef
+from handlers.errors import CodexError, Conflict, NotFound, UsageError
 from handlers.issue_ref import IssueRef, parse_issue_ref
 from handlers.rollback import (
+    Capture,
     RollbackPlan,
     apply_rollback,
     ensure_captured,
@@ -30,6 +40,8 @@ from handlers.rollback import (
     plan_rollback_files,
     undo_rollback,
 )
+
+log = logging.getLogger(__name__)
 
 ROLLBACK, UNDO = "rollback", "rollback-undo"
 
@@ -74,8 +86,7 @@ async def run_rollback(inv: Invocation) -> None:
             await inv.surface.upload(ref, files, comment="The whole diff:")
         return
     payload |= {"mode": c.mode, "issue": str(issue) if issue else None, "force": c.force}
-    capture = f"first, diagnostics of the failing pods go to {issue}" if issue else "no diagnostics capture"
-    note = f"On approval: {capture}{' (`--force`: a failed capture does not stop it)' if c.force else ''}."
+    note = request_note(str(issue) if issue else None, force=c.force)
     preview = Message(
         text=message.text,
         blocks=[*(message.blocks or []), *_context(note)],
@@ -142,10 +153,12 @@ async def on_rollback_approved(act: ActionInvocation) -> None:
     async def op(approval: Approval) -> tuple[Message, dict[str, Any]]:
         p = approval.payload
         issue = _issue(deps, p.get("issue"))
-        capture = await capture_failing(deps, act.surface, issue=issue, thread=thread_of(approval))
+        thread = thread_of(approval)
+        capture = await capture_failing(deps, act.surface, issue=issue, thread=thread)
         ensure_captured(capture, force=bool(p.get("force")))
+        await _say(act, thread, capture_note(capture))  # the comment's link, or the forced skip, first
         if p["mode"] == "pull-request":
-            return await _open_pull_request(deps, approval, capture.location)
+            return await _open_pull_request(deps, approval, capture)
         plan = RollbackPlan.from_payload(p["plan"])
         applied = await apply_rollback(plan, deps.objects, capture=capture, force=bool(p.get("force")))
         if applied.originals:
@@ -162,14 +175,25 @@ async def on_rollback_approved(act: ActionInvocation) -> None:
             f"; {applied.error}" if applied.error else ""
         )
         if not applied.complete:
-            raise OperationFailed(applied_message(applied, by=act.user), summary)
-        return applied_message(applied, by=act.user), {"summary": summary, "capture": capture.location}
+            raise OperationFailed(applied_message(applied, by=act.user, capture=capture), summary)
+        message = applied_message(applied, by=act.user, capture=capture)
+        return message, {"summary": summary, "capture": capture.location}
 
     await run_approved(act, ROLLBACK, op)
 
 
+async def _say(act: ActionInvocation, thread: MessageRef | None, message: Message) -> None:
+    """A note in the request's thread; Slack refusing it must not stop the approved rollback."""
+    if thread is None:
+        return
+    try:
+        await act.surface.post(thread.channel, message, thread=thread)
+    except CodexError:
+        log.exception("could not post a note in the rollback request's thread")
+
+
 async def _open_pull_request(
-    deps: Deps, approval: Approval, capture: str | None
+    deps: Deps, approval: Approval, capture: Capture
 ) -> tuple[Message, dict[str, Any]]:
     rb = deps.policy.rollback
     assert rb.gitops_repo is not None and deps.pulls is not None
@@ -186,7 +210,11 @@ async def _open_pull_request(
         "Removes the Docker sidecar and `DOCKER_*` env vars from the Codex WorkflowTemplates "
         f"(runbook: Escalation & Rollback).\n\nRequested by Slack user {approval.requester}, "
         f"approved in request `{approval.id}`.\n\n{removed}\n"
-        + (f"\nDiagnostics captured before the rollback: {capture}\n" if capture else "")
+        + (
+            f"\nDiagnostics captured before the rollback: {capture.location}\n"
+            if capture.ok
+            else f"\nDiagnostics were NOT captured ({capture.error}); `--force` was approved.\n"
+        )
     )
     pr = await deps.pulls.open_pull_request(
         rb.gitops_repo,
@@ -196,8 +224,8 @@ async def _open_pull_request(
         "Roll back the Docker sidecar from the Codex WorkflowTemplates",
         body,
     )
-    text = f":twisted_rightwards_arrows: Opened <{pr.url}|pull request #{pr.number}> on `{rb.gitops_repo}`."
-    return Message(text=text), {"summary": f"pull request {pr.url}", "pull_request": pr.url}
+    message = pull_request_message(pr.number, pr.url, repo=rb.gitops_repo, capture=capture)
+    return message, {"summary": f"pull request {pr.url}", "pull_request": pr.url, "capture": capture.location}
 
 
 async def _request_undo(inv: Invocation) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.render.blocks import SECTION_TEXT_LIMIT, Block, capped, code, context, section
 from bot.surface import Attachment, Message
-from handlers.rollback import FilesPlan, RollbackApplied, RollbackPlan, RollbackUndone
+from handlers.rollback import Capture, FilesPlan, RollbackApplied, RollbackPlan, RollbackUndone
 
 DIFF_INLINE_LIMIT = 2800  # a diff longer than this goes into an attached file, said so in the message
 
@@ -63,11 +63,53 @@ def files_plan_message(plan: FilesPlan, *, repo: str, dry_run: bool) -> tuple[Me
     ), files
 
 
-def applied_message(result: RollbackApplied, *, by: str) -> Message:
+def request_note(issue: str | None, *, force: bool) -> str:
+    """What the approval request says will happen to the runbook's capture-first step."""
+    if issue and force:
+        return (
+            f"On approval: first, diagnostics of the failing pods go to {issue}; because of `--force`, "
+            "the rollback goes ahead even if that capture fails."
+        )
+    if issue:
+        return (
+            f"On approval: first, diagnostics of the failing pods go to {issue}; "
+            "if that fails, nothing is rolled back."
+        )
+    return (
+        "On approval: diagnostics are NOT captured first (no `--issue` was given); "
+        "`--force` rolls back without them."
+    )
+
+
+def capture_line(capture: Capture | None, *, anyway: str = "rolled back anyway") -> str:
+    """How the capture-first step went, for the result: the comment, or plainly that there is none."""
+    if capture is not None and capture.ok:
+        where = capture.location or "on the GitHub issue"
+        return f":memo: Diagnostics of the failing pods were captured first: {where}"
+    why = capture.error if capture is not None and capture.error else "no capture was attempted"
+    return f":warning: Diagnostics were NOT captured: {why}; {anyway} because `--force` was approved."
+
+
+def capture_note(capture: Capture) -> Message:
+    """Said in the request's thread as soon as the capture ended, before anything changes."""
+    text = capture_line(capture, anyway="rolling back anyway")
+    return Message(text=text, blocks=[section(text)])
+
+
+def pull_request_message(number: int, url: str, *, repo: str, capture: Capture | None) -> Message:
+    title = f":twisted_rightwards_arrows: Opened <{url}|pull request #{number}> on `{repo}`."
+    said = capture_line(capture, anyway="opened the rollback pull request anyway")
+    return Message(text=title, blocks=[section(title), context(said)], terminal=f"{title}\n{said}")
+
+
+def applied_message(result: RollbackApplied, *, by: str, capture: Capture | None = None) -> Message:
+    said = [capture_line(capture)] if capture is not None else []
     if result.complete:
         title = f":rewind: Rolled back {', '.join(result.applied)} (approved by <@{by}>)."
         hint = "Undo with `/codex rollback --undo` (restores each original spec exactly)."
-        return Message(text=title, blocks=[section(title), context(hint)], terminal=f"{title}\n{hint}")
+        lines = [hint, *said]
+        blocks = [section(title), *(context(x) for x in lines)]
+        return Message(text=title, blocks=blocks, terminal="\n".join([title, *lines]))
     done = ", ".join(f"`{n}`" for n in result.applied) or "none"
     left = ", ".join(f"`{n}`" for n in result.not_applied)
     title = f":warning: Rollback stopped: {result.error}."
@@ -76,7 +118,8 @@ def applied_message(result: RollbackApplied, *, by: str) -> Message:
         body += " Run `/codex rollback` again to plan against the current template."
     if result.applied:
         body += " `/codex rollback --undo` restores what was applied."
-    return Message(text=title, blocks=[section(title), section(body)], terminal=f"{title}\n{body}")
+    blocks = [section(title), section(body), *(context(x) for x in said)]
+    return Message(text=title, blocks=blocks, terminal="\n".join([title, body, *said]))
 
 
 def undone_message(result: RollbackUndone, *, by: str) -> Message:
