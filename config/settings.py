@@ -68,6 +68,10 @@ class DockerPolicy(_Section):
         },
         description="variables the main container must show, with their values",
     )
+    data_root: str = Field(
+        "/var/lib/docker",
+        description="the daemon's data root in the docker container; diagnostics report its `du -sh`",
+    )
 
 
 class BuildPolicy(_Section):
@@ -141,6 +145,10 @@ class RollbackPolicy(_Section):
 class DiagnosticsPolicy(_Section):
     since: str = Field("30m", description="default log window")
     artifact_cap_bytes: int = Field(20 * 1024 * 1024, gt=0, description="head+tail kept beyond this")
+    guardrail_policy: str = Field(
+        "codex-privileged-guardrails",
+        description="Kyverno policy admitting the privileged Codex pods; diagnostics call out its verdict",
+    )
 
 
 class Policy(_Section):

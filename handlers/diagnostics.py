@@ -28,11 +28,6 @@ from handlers.workflow_logs import collect_workflow_logs, stream_into
 
 log = logging.getLogger(__name__)
 
-# Bridges until config grows these keys (asked of the config owner); handlers read them via getattr.
-DEFAULT_DATA_ROOT = "/var/lib/docker"
-DEFAULT_GUARDRAIL_POLICY = "codex-privileged-guardrails"
-
-
 def format_since(seconds: int) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
@@ -74,7 +69,7 @@ class _Ctx:
 
     @property
     def data_root(self) -> str:
-        return str(getattr(self.policy.docker, "data_root", DEFAULT_DATA_ROOT))
+        return self.policy.docker.data_root
 
     @property
     def workflow(self) -> str | None:
@@ -212,8 +207,8 @@ async def _kyverno(spec: _Spec, ctx: _Ctx) -> Artifact:
             reports = await ctx.objects.list("policyreports")
     except NotFound as e:
         raise Unavailable("Kyverno reports not available (no PolicyReport CRD in this cluster).") from e
-    guardrail = str(getattr(ctx.policy.diagnostics, "guardrail_policy", DEFAULT_GUARDRAIL_POLICY))
     uid = ctx.pod.uid if ctx.pod else None
+    guardrail = ctx.policy.diagnostics.guardrail_policy
     ctx.kyverno = summarise(reports, pod=ctx.req.pod, uid=uid, guardrail_policy=guardrail)
     text = render_text(ctx.kyverno, pod=ctx.req.pod, namespace=ctx.ns, reports_in_namespace=len(reports))
     data = text.encode()

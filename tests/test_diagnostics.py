@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from config.settings import Policy
+from config.settings import Policy, load_policy
 from handlers.artifacts import ArtifactKey, ArtifactStatus, Diagnostics, Severity
 from handlers.diagnostics import DiagnosticsRequest, collect_diagnostics
 from handlers.errors import ClusterError, NotFound
@@ -196,6 +197,25 @@ async def test_healthy_pod_yields_every_artifact_ok_with_runbook_content() -> No
     status = d.artifact(K.POD_STATUS)
     assert status is not None and "Phase:      Running" in status.text and "docker" in status.text
     assert not [f for f in d.findings if f.severity is not Severity.INFO]
+
+
+async def test_the_configured_data_root_and_guardrail_policy_are_what_diagnostics_use(tmp_path: Path) -> None:
+    config = tmp_path / "codex-bot.yaml"
+    config.write_text(
+        "docker:\n  data_root: /data/docker\ndiagnostics:\n  guardrail_policy: acme-guardrails\n"
+    )
+    w = healthy_world()
+    w.policy = load_policy(config)
+    w.exec = ScriptedExec(ExecResult("3.4G\t/data/docker\n", "", 0, 0.1))
+    ours = guardrail_report("fail")
+    ours["results"][0]["policy"] = "acme-guardrails"
+    w.objects.reports = [ours, guardrail_report("pass")]  # the default name is just another policy now
+    d = await w.collect()
+    assert w.exec.calls == [(POD, "docker", ("du", "-sh", "/data/docker"))]
+    volume = d.artifact(K.VOLUME_USAGE)
+    assert volume is not None and volume.command.endswith("-- du -sh /data/docker") and "3.4G" in volume.text
+    errors = [f.text for f in d.findings if f.severity is Severity.ERROR]
+    assert any(t.startswith("Kyverno `acme-guardrails`") and "1 fail" in t for t in errors), errors
 
 
 async def test_workflow_logs_are_argo_logs_ordered_by_start_and_prefixed_per_pod() -> None:
