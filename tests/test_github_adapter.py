@@ -327,7 +327,11 @@ async def test_pull_request_commits_only_changed_files_on_a_new_branch(
     )
     branch = github.files(GITOPS, "codex/rollback-1")
     assert branch == {**TEMPLATES, **edited} and github.files(GITOPS, "main") == TEMPLATES
-    assert len(github.commits(GITOPS, "codex/rollback-1")) == 3  # initial + build.yaml + new.yaml
+    # one commit with both changed files (build.yaml edited, new.yaml added) on top of main
+    history = github.commits(GITOPS, "codex/rollback-1")
+    assert history[1:] == github.commits(GITOPS, "main") and len(history) == 2
+    assert history[0].startswith("Roll back sidecar\n") and "argo/workflowtemplates/new.yaml" in history[0]
+    assert not github.calls("PUT", "*/contents/*")  # no commit per file through the contents API
 
 
 async def test_pull_request_refused_when_nothing_changes_or_branch_exists(

@@ -1,5 +1,6 @@
 """Rollback in GitOps mode: read template files from a repository, and open a pull request
-that changes them (a branch from ``base``, one commit per changed file, the PR)."""
+that changes them: one commit holding every changed file (Git data API: a tree on top of
+``base``'s, a commit on top of ``base``), a branch created at that commit, the PR."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from github import GithubException, UnknownObjectException
+from github import GithubException, InputGitTreeElement, UnknownObjectException
 from github.ContentFile import ContentFile
 from github.Repository import Repository
 
@@ -19,6 +20,7 @@ from handlers.redact import redact
 
 log = logging.getLogger(__name__)
 WRITE = "Contents: write and Pull requests: write"
+FILE_MODE = "100644"  # a regular, non-executable file
 
 
 class GithubPullRequests:
@@ -107,8 +109,14 @@ class GithubPullRequests:
                 f"the files on {base} in {repo_name} already have this change",
                 hint="no pull request is needed; check whether an earlier rollback PR was merged",
             )
+        parent = repo.get_git_commit(base_sha)
+        elements = [InputGitTreeElement(path, FILE_MODE, "blob", content=text) for path, text in changes]
+        tree = repo.create_git_tree(elements, base_tree=parent.tree)
+        listing = "\n".join(f"- {path}" for path, _ in changes)
+        commit = repo.create_git_commit(f"{title}\n\n{listing}\n", tree, [parent])
         try:
-            repo.create_git_ref(f"refs/heads/{branch}", base_sha)
+            # The branch appears only once its one commit exists: never a half-made branch.
+            repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
         except GithubException as e:
             if e.status == 422 and "already exists" in str(e.data):
                 raise Conflict(
@@ -116,24 +124,18 @@ class GithubPullRequests:
                     hint="an earlier rollback PR may be open; close it and delete the branch, or merge it",
                 ) from e
             raise
-        for path, text, sha in changes:
-            message = f"{title} ({path})"
-            if sha:
-                repo.update_file(path, message, text, sha, branch=branch)
-            else:
-                repo.create_file(path, message, text, branch=branch)
         pull = repo.create_pull(base=base, head=branch, title=title, body=body)
         return PullRequestRef(pull.number, pull.html_url)
 
     @staticmethod
-    def _change(repo: Repository, ref: str, path: str, text: str) -> tuple[str, str, str | None] | None:
-        """(path, text, blob sha or None for a new file), or None when the file already matches."""
+    def _change(repo: Repository, ref: str, path: str, text: str) -> tuple[str, str] | None:
+        """(path, text) when the file is new or differs at ``ref``; None when it already matches."""
         try:
             current = repo.get_contents(path, ref=ref)
         except UnknownObjectException:
-            return path, text, None
+            return path, text
         if isinstance(current, list):
             raise ExternalError(f"{path} is a folder in {repo.full_name}, not a file", service="github")
         if current.decoded_content == text.encode("utf-8"):
             return None
-        return path, text, current.sha
+        return path, text

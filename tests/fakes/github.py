@@ -8,7 +8,8 @@ passes PyGithub's ``__assertUrlAllowed`` (protocols §4.2). Auth is ``Authorizat
 
 Serves (protocols §4): repo, issue, issue comments (create/list with Link pagination/get/
 edit/delete, 422 over 65,536 characters), refs, branches, contents (get file or directory,
-create/update with sha checks), pull requests; ``X-RateLimit-*`` headers on every answer.
+create/update with sha checks), the Git data API's trees and commits (github_git.py), pull
+requests; ``X-RateLimit-*`` headers on every answer.
 Injected failures: ``fail`` (any status/message on a method+path glob), ``deny_writes``
 (403 "Resource not accessible by integration"), ``rate_limit`` (primary/secondary 403 or 429).
 Unknown routes answer 404 and are listed in ``unknown`` so tests notice.

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.github_git import GitData
 from tests.fakes.github_state import (
     BODY_LIMIT,
     Comment,
@@ -24,7 +25,7 @@ from tests.fakes.github_state import (
 _REPO = "/repos/{owner}/{repo}"
 
 
-class Routes:
+class Routes(GitData):
     def __init__(self, *, user: str) -> None:
         self.repos: dict[str, Repo] = {}
         self.user = user
@@ -39,6 +40,7 @@ class Routes:
         router.add_get(_REPO + "/git/ref/{ref:.+}", self._get_ref)
         router.add_get(_REPO + "/git/refs/{ref:.+}", self._get_ref)
         router.add_post(_REPO + "/git/refs", self._create_ref)
+        self.add_git_data_routes(router)
         router.add_get(_REPO + "/branches/{branch:.+}", self._get_branch)
         router.add_get(_REPO + "/contents", self._get_contents)
         router.add_get(_REPO + "/contents/{path:.*}", self._get_contents)

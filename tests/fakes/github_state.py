@@ -26,6 +26,17 @@ def blob_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
+def tree_sha(tree: dict[str, bytes]) -> str:
+    """A stable id for a whole (flat) file tree: same files, same id, as with git's tree ids."""
+    digest = hashlib.sha1(b"tree\x00", usedforsecurity=False)
+    for path in sorted(tree):
+        digest.update(f"{path}\x00{blob_sha(tree[path])}\n".encode())
+    return digest.hexdigest()
+
+
+TREE_MODES = ("100644", "100755", "040000", "160000", "120000")
+
+
 class GhError(Exception):
     def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
@@ -93,21 +104,78 @@ class Repo:
     pulls: list[Pull] = field(default_factory=list)
     branches: dict[str, str] = field(default_factory=dict)  # name -> commit sha
     commits: dict[str, Commit] = field(default_factory=dict)
+    trees: dict[str, dict[str, bytes]] = field(default_factory=dict)  # tree sha -> path -> bytes
+    blobs: dict[str, bytes] = field(default_factory=dict)  # blob sha -> bytes
     writable: bool = True
 
     def next_number(self) -> int:
         return max([0, *self.issues]) + 1
 
     def commit(self, branch: str, message: str, tree: dict[str, bytes]) -> Commit:
-        parent = self.branches.get(branch)
-        digest = hashlib.sha1(usedforsecurity=False)
-        digest.update(f"{parent}\0{message}\0{next(_ids)}".encode())
-        for path in sorted(tree):
-            digest.update(path.encode() + b"\0" + tree[path])
-        new = Commit(digest.hexdigest(), message, parent, dict(tree))
-        self.commits[new.sha] = new
+        new = self._new_commit(message, self.branches.get(branch), tree)
         self.branches[branch] = new.sha
         return new
+
+    def _new_commit(self, message: str, parent: str | None, tree: dict[str, bytes]) -> Commit:
+        digest = hashlib.sha1(usedforsecurity=False)
+        digest.update(f"{parent}\0{message}\0{next(_ids)}\0{self.add_tree(tree)}".encode())
+        new = Commit(digest.hexdigest(), message, parent, dict(tree))
+        self.commits[new.sha] = new
+        return new
+
+    def add_tree(self, tree: dict[str, bytes]) -> str:
+        sha = tree_sha(tree)
+        self.trees[sha] = dict(tree)
+        self.blobs.update({blob_sha(data): data for data in tree.values()})
+        return sha
+
+    # ---- the Git data API (POST git/trees, git/commits): objects first, a ref moves later ----
+    def create_tree(self, base_tree: str | None, entries: list[Any]) -> str:
+        """``base_tree`` with ``entries`` applied (content, an existing blob's sha, or sha null to
+        delete); returns the new tree's sha. Only blob entries, as a client editing files sends."""
+        if base_tree is not None and base_tree not in self.trees:
+            raise GhError(422, "Invalid tree info", [_tree_error("base_tree is not a valid tree oid")])
+        tree = dict(self.trees[base_tree]) if base_tree else {}
+        for entry in entries:
+            path, data = self._tree_entry(entry)
+            if data is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = data
+        return self.add_tree(tree)
+
+    def _tree_entry(self, entry: Any) -> tuple[str, bytes | None]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise GhError(422, "Invalid tree info", [_tree_error("tree.path is missing")])
+        path = entry["path"]
+        if not path or path.startswith("/") or "//" in path or path.endswith("/"):
+            raise GhError(
+                422, "Invalid tree info", [_tree_error("tree.path contains a malformed path component")]
+            )
+        if entry.get("mode") not in TREE_MODES or entry.get("type") != "blob":
+            raise GhError(
+                422, "Invalid tree info", [_tree_error(f"{path}: mode or type not valid for a file")]
+            )
+        if "content" in entry:
+            if "sha" in entry or not isinstance(entry["content"], str):
+                raise GhError(422, "Invalid tree info", [_tree_error(f"{path}: give either content or sha")])
+            return path, entry["content"].encode("utf-8")
+        sha = entry.get("sha", "missing")
+        if sha is None:
+            return path, None
+        if sha not in self.blobs:
+            raise GhError(422, "Invalid tree info", [_tree_error(f"{path}: {sha} is not a blob")])
+        return path, self.blobs[sha]
+
+    def create_commit(self, message: str, tree: str, parents: list[Any]) -> Commit:
+        """A commit object no branch points at yet (POST git/commits)."""
+        if tree not in self.trees:
+            raise GhError(422, "Tree SHA does not exist")
+        if any(p not in self.commits for p in parents):
+            raise GhError(422, "Parent SHA does not exist or is not a commit object")
+        if len(parents) > 1:
+            raise GhError(422, "merge commits are not modelled by this fake (one parent at most)")
+        return self._new_commit(message, parents[0] if parents else None, self.trees[tree])
 
     def head(self, branch: str) -> Commit:
         sha = self.branches.get(branch)
@@ -180,6 +248,10 @@ class Repo:
         self.issues[pull.number] = Issue(pull.number, title, is_pull=True)
         self.pulls.append(pull)
         return pull
+
+
+def _tree_error(message: str) -> dict[str, Any]:
+    return {"resource": "GitTree", "code": "custom", "message": message}
 
 
 def _custom(message: str) -> dict[str, Any]:
