@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -110,9 +110,35 @@ class WatcherPolicy(_Section):
     issue_label: str = Field("", description="or a label holding the issue number (default repo)")
     issue_parameter: str = Field("", description="or a workflow parameter holding the reference")
     channel: str = Field("", description="where the bot says it commented")
-    interval_seconds: float = Field(30, gt=0)
-    lease_name: str = "codex-bot-watcher"
-    lease_seconds: int = Field(30, gt=0)
+    interval_seconds: float = Field(
+        30, gt=0, description="seconds between rounds; each lists failed workflows and comments on new ones"
+    )
+    lease_name: str = Field(
+        "codex-bot-watcher", description="coordination.k8s.io Lease: only its holder (one replica) comments"
+    )
+    lease_seconds: int = Field(
+        60,
+        gt=0,
+        description="seconds the Lease stays valid after a renewal: how long replicas wait for a leader "
+        "that died without releasing it (a clean shutdown releases it). At least 2 x renew_seconds",
+    )
+    renew_seconds: float = Field(
+        20,
+        gt=0,
+        description="seconds between renewals while holding the Lease (and tries while not), in the "
+        "background, so a long round never outlives it; about lease_seconds / 3, as client-go does",
+    )
+
+    @field_validator("renew_seconds")
+    @classmethod
+    def _renewed_well_before_the_lease_lapses(cls, value: float, info: ValidationInfo) -> float:
+        lease = info.data.get("lease_seconds")
+        if lease is not None and value * 2 > lease:
+            raise ValueError(
+                f"must be at most half of watcher.lease_seconds ({lease}), so a failed renewal is "
+                f"retried before the Lease lapses; about lease_seconds / 3 is usual"
+            )
+        return value
 
 
 class EscalationPolicy(_Section):

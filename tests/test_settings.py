@@ -62,6 +62,7 @@ def test_no_file_means_runbook_defaults() -> None:
         ("escalation:\n  failing_workflows_threshold: zero\n", "escalation.failing_workflows_threshold"),
         ("slack:\n  incident_chanel: C1\n", "slack.incident_chanel"),
         ("namespace: Not_A_Namespace\n", "namespace"),
+        ("watcher:\n  lease_seconds: 30\n  renew_seconds: 20\n", "watcher.renew_seconds"),
         ("- just\n- a list\n", "(root)"),
     ],
 )
