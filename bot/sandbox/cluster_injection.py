@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING, cast
 
@@ -90,6 +91,13 @@ class InjectionMixin:
     def stall(self, method: str, path_regex: str, seconds: float, *, times: int | None = None) -> Fault:
         """Delay matching requests by ``seconds`` before serving them."""
         fault = Fault(method.upper(), re.compile(path_regex), None, delay=seconds, times=times)
+        self._faults.append(fault)
+        return fault
+
+    def hold(self, method: str, path_regex: str, *, times: int | None = None) -> Fault:
+        """Hold matching requests until ``fault.gate`` is set, then serve them: the test decides when
+        the server answers. ``fault.used`` counts the requests held so far."""
+        fault = Fault(method.upper(), re.compile(path_regex), None, times=times, gate=asyncio.Event())
         self._faults.append(fault)
         return fault
 

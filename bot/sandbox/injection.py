@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class ExecRule:
 
 @dataclass
 class Fault:
-    """Answer matching requests with an error Status, after an optional delay."""
+    """Answer matching requests with an error Status, after an optional delay or until a gate opens."""
 
     method: str  # "GET", …, or "*"
     path: re.Pattern[str]
@@ -58,6 +59,7 @@ class Fault:
     delay: float = 0.0
     times: int | None = None
     used: int = 0
+    gate: asyncio.Event | None = None  # set: matching requests are held until the event is set
 
     def applies(self, method: str, path: str) -> bool:
         if self.times is not None and self.used >= self.times:

@@ -129,6 +129,8 @@ class FakeKubeServer:
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.gate is not None:
+                await fault.gate.wait()
             if fault.status is not None:
                 return _error(self._fault_error(fault, info))
         try:
