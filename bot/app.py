@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How long shutdown waits for cancelled background jobs to clean up before the clients close under
+# them: the watcher releases its Lease (a GET and a PUT); well inside a pod's 30 s grace period.
+BACKGROUND_STOP_SECONDS = 10.0
+
 
 @dataclass
 class Runtime:
@@ -39,8 +44,16 @@ class Runtime:
     background: list[Any] = field(default_factory=list)
 
     async def close(self) -> None:
+        """Stops the background jobs and waits (bounded) for their cleanup, e.g. the watcher releasing
+        its Lease so another replica takes over at once, then closes the clients."""
         for task in self.background:
             task.cancel()
+        if self.background:
+            _, pending = await asyncio.wait(self.background, timeout=BACKGROUND_STOP_SECONDS)
+            for task in pending:
+                log.warning(
+                    "background job %s did not stop within %ss", task.get_name(), BACKGROUND_STOP_SECONDS
+                )
         self.kube.close()
         await self.store.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

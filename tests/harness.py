@@ -103,11 +103,11 @@ class World:
             self._tasks = [
                 asyncio.create_task(job(self.runtime.deps, surface)) for job in BACKGROUND.values()
             ]
+            self.runtime.background = list(self._tasks)  # closing the runtime stops them, as in serve
 
     async def stop_bot(self) -> None:
-        """Like the process ending: in-flight work is cut, clients are closed."""
-        for task in self._tasks:
-            task.cancel()
+        """Like the process ending: in-flight work is cut, clients are closed. Background jobs are
+        stopped by ``runtime.close()``, as in serve: cancelled once, then given time to clean up."""
         self._tasks = []
         if self.driver is not None:
             await self.driver.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.adapters.slack import make_client
 from bot.app import slack_surface
 from bot.flows.watcher import failed_linked, watch_round
+from bot.leadership import Leadership
 from bot.sandbox.cluster import FakeCluster
 from config.settings import Policy
 from tests.harness import BOT_TOKEN, World, policy_for_tests, world
@@ -44,7 +45,9 @@ async def one_round(w: World, identity: str = "replica-a") -> list[str]:
     deps = w.runtime.deps
     surface = slack_surface(w.settings, make_client(BOT_TOKEN, w.slack.url))
     elector = w.runtime.kube.leases.elector("codex-bot-watcher", lease_seconds=30, identity=identity)
-    return await watch_round(deps, surface, elector)
+    leader = Leadership(elector, renew_seconds=10)
+    await leader.renew()  # one try at the Lease, then the round (no background renewals needed)
+    return await watch_round(deps, surface, leader)
 
 
 def comment_writes(w: World) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import socket
@@ -146,8 +145,9 @@ class LeaseElector:
             return False
         return await self._write(lease, acquire=True)
 
-    async def release(self) -> None:
-        """Give the lease up (on shutdown) so another replica takes over at once."""
+    async def release(self) -> bool:
+        """Give the lease up (on shutdown) so another replica takes over at once; False when this
+        elector did not hold it. Like client-go: no holder, a 1 s duration, renewed and acquired now."""
         lease = await self._ctx.call_json(
             LEASE_GET,
             self._ctx.coordination.read_namespaced_lease,
@@ -157,11 +157,16 @@ class LeaseElector:
         )
         spec = _as_dict(lease.get("spec"))
         if spec.get("holderIdentity") != self.identity:
-            return
+            return False
         body = copy.deepcopy(lease)
-        body["spec"] = {**spec, "holderIdentity": None, "leaseDurationSeconds": 1}
-        with contextlib.suppress(Conflict):  # someone else already moved on: nothing left to release
+        now = _micro_time(datetime.now(UTC))
+        release = {"holderIdentity": None, "leaseDurationSeconds": 1, "renewTime": now, "acquireTime": now}
+        body["spec"] = {**spec, **release}
+        try:
             await self._replace(body)
+        except Conflict:
+            return False  # someone else already moved on: nothing left to release
+        return True
 
     def _spec(self, previous: dict[str, Any], *, acquire: bool) -> dict[str, Any]:
         now = _micro_time(datetime.now(UTC))

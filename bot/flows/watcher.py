@@ -1,9 +1,13 @@
 """Opt-in watcher: Codex workflows that end Failed or Error and name a GitHub issue get their failed
 pods' diagnostics commented on that issue, once per workflow, with a note in the watcher channel.
 
-Only the holder of the ``coordination.k8s.io`` Lease works, so replicas never race. What was done
-is remembered in the store (keyed by the workflow's UID), so a restart does not comment again; the
-comment itself carries a marker, so a retry after a crash edits it instead of adding another.
+Only the holder of the ``coordination.k8s.io`` Lease works (``bot.leadership``: renewed in the
+background, released on shutdown); a round stops between workflows, and an attempt before it posts,
+as soon as this replica no longer leads. Each attempt on a workflow is first claimed in the store
+(``claim_once``), so two replicas never work on one workflow at once, even while leadership changes
+hands. What was done is remembered in the store (keyed by the workflow's UID), so a restart does not
+comment again; the comment itself carries a marker, so a retry after a failure edits it instead of
+adding another.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Protocol
 from bot.deps import Deps
 from bot.flows.diagnostics import collect_for, diagnostics_marker
 from bot.flows.registry import background
+from bot.leadership import Leadership
 from bot.render.diagnostics import attachments
 from bot.render.markdown_workflow import workflow_comment
 from bot.surface import Message, MessageRef, Surface
@@ -36,8 +41,24 @@ MAX_PODS = 3  # failed pods whose diagnostics go into the one comment
 MAX_ATTEMPTS = 3  # then the workflow is given up, and the channel is told once
 
 
-class Elector(Protocol):
-    async def is_leader(self) -> bool: ...
+class Leader(Protocol):
+    @property
+    def leading(self) -> bool: ...
+
+
+class LeadershipLost(Exception):
+    """This replica stopped leading during an attempt; it ends before posting anything more."""
+
+
+def round_timeout(policy: Policy) -> float:
+    """Seconds a round may take before it is cancelled."""
+    return policy.watcher.interval_seconds * 10
+
+
+def _stale_after(policy: Policy) -> timedelta:
+    """An attempt claimed this long ago and not ended was cut short by a replica that died: its
+    round's timeout, plus time for GitHub calls it had in flight (they run on threads) to end."""
+    return timedelta(seconds=round_timeout(policy) + 2 * policy.timeouts.api)
 
 
 @dataclass(frozen=True)
@@ -145,18 +166,41 @@ async def _note(
     return ref
 
 
-async def comment_once(deps: Deps, surface: Surface, wf: FailedWorkflow) -> str | None:
-    """Diagnostics of the workflow's failed pods on its issue; the comment's URL, None when done before."""
+def _must_lead(leader: Leader, wf: FailedWorkflow) -> None:
+    if not leader.leading:
+        raise LeadershipLost(f"no longer the Lease holder; workflow {wf.name} is left to the next one")
+
+
+async def _claim(deps: Deps, key: str, state: dict[str, Any]) -> int | None:
+    """The workflow's next attempt, claimed for this replica (exactly one wins it); None while another
+    replica is at it. An attempt claimed long ago and never ended belonged to a replica that died."""
+    attempt = int(state.get("seq", 0)) + 1  # attempts ended so far, + 1
+    while not await deps.store.claim_once(f"{key}:attempt:{attempt}"):
+        since = await deps.store.claimed_at(f"{key}:attempt:{attempt}")
+        if since is not None and datetime.now(UTC) - since < _stale_after(deps.policy):
+            return None
+        attempt += 1
+    return attempt
+
+
+def _settled(state: dict[str, Any]) -> bool:
+    """Commented, or given up."""
+    return bool(state.get("url")) or state["attempts"] >= MAX_ATTEMPTS
+
+
+def _where(wf: FailedWorkflow) -> str:
+    return f"{wf.name}` ended *{wf.phase}*"
+
+
+async def _attempt(
+    deps: Deps, surface: Surface, wf: FailedWorkflow, state: dict[str, Any], leader: Leader
+) -> tuple[str, MessageRef | None, str]:
+    """Collect, tell the channel, comment: the comment's URL, the channel's note and its final text."""
     assert deps.issues is not None
     key = wf.state_key(deps.policy.namespace)
-    state = await deps.store.get_state(key) or {"workflow": wf.name, "attempts": 0}
-    if state.get("url") or state["attempts"] >= MAX_ATTEMPTS:
-        return None
-    state["attempts"] += 1
-    await deps.store.put_state(key, state)
     found, not_examined = await _collect(deps, await failed_pods(deps, wf))
-    where = f"{wf.name}` ended *{wf.phase}*"
-    note = await _note(deps, surface, state, key, f":mag: Workflow `{where}; collecting diagnostics…")
+    _must_lead(leader, wf)
+    note = await _note(deps, surface, state, key, f":mag: Workflow `{_where(wf)}; collecting diagnostics…")
     link = await surface.permalink(note) if note else None
     if note is not None and not state.get("files"):
         files = [f for d in found for f in attachments(d)]
@@ -168,12 +212,37 @@ async def comment_once(deps: Deps, surface: Surface, wf: FailedWorkflow) -> str 
         wf.name, phase=wf.phase, message=wf.message, found=found,
         not_examined=not_examined, marker=marker, slack_permalink=link,
     )  # fmt: skip
+    _must_lead(leader, wf)
     url = await deps.issues.upsert_comment(wf.issue.repo, wf.issue.number, marker, body)
-    state["url"] = url
-    await deps.store.put_state(key, state)
+    done = f"diagnostics of {len(found)} failed pod(s) posted to <{url}|{wf.issue}>."
+    return url, note, f":memo: Workflow `{_where(wf)}: {done}"
+
+
+async def comment_once(deps: Deps, surface: Surface, wf: FailedWorkflow, leader: Leader) -> str | None:
+    """Diagnostics of the workflow's failed pods on its issue; the comment's URL. None when done
+    before, given up, or another replica is at it. LeadershipLost when this replica stops leading."""
+    key = wf.state_key(deps.policy.namespace)
+    state = await deps.store.get_state(key) or {"workflow": wf.name, "attempts": 0}
+    if _settled(state) or (attempt := await _claim(deps, key, state)) is None:
+        return None
+    failed = False
+    try:
+        state = await deps.store.get_state(key) or state  # as the attempt before this one left it
+        if _settled(state):
+            return None
+        failed = True
+        url, note, done = await _attempt(deps, surface, wf, state, leader)
+        state["url"], failed = url, False
+    except (LeadershipLost, asyncio.CancelledError):
+        failed = False  # not the workflow's doing: the next leader tries again
+        raise
+    finally:
+        state["seq"] = attempt  # this attempt is over, whatever happened: the next one may start
+        if failed:
+            state["attempts"] += 1
+        await deps.store.put_state(key, state)
     if note is not None:
-        done = f"diagnostics of {len(found)} failed pod(s) posted to <{url}|{wf.issue}>."
-        await surface.update(note, Message(text=f":memo: Workflow `{where}: {done}"))
+        await surface.update(note, Message(text=done))
     return url
 
 
@@ -187,15 +256,19 @@ async def _gave_up_note(deps: Deps, surface: Surface, wf: FailedWorkflow, e: Cod
         await surface.post(channel, Message(text=text))
 
 
-async def watch_round(deps: Deps, surface: Surface, elector: Elector) -> list[str]:
-    """One pass; the URLs commented. Only the Lease holder does anything."""
-    if deps.issues is None or not await elector.is_leader():
+async def watch_round(deps: Deps, surface: Surface, leader: Leader) -> list[str]:
+    """One pass; the URLs commented. Only the Lease holder works, and it stops when it loses the Lease."""
+    if deps.issues is None or not leader.leading:
         return []
     items = await deps.objects.list("workflows", f"{PHASE_LABEL} in ({','.join(FAILED_PHASES)})")
     urls = []
     for wf in failed_linked(items, deps.policy, datetime.now(UTC)):
         try:
-            url = await comment_once(deps, surface, wf)
+            _must_lead(leader, wf)
+            url = await comment_once(deps, surface, wf, leader)
+        except LeadershipLost as e:
+            log.info("watcher: %s; the round stops", e)
+            break
         except CodexError as e:
             log.warning("watcher: workflow %s: %s", wf.name, e.for_user())
             await _gave_up_note(deps, surface, wf, e)
@@ -214,9 +287,11 @@ async def watch_failed_workflows(deps: Deps, surface: Surface) -> None:
         log.warning("watcher.enabled is true but GITHUB_TOKEN is not set: the watcher does not run")
         return
     elector = deps.extras["leases"].elector(policy.lease_name, lease_seconds=policy.lease_seconds)
-    while True:
-        try:
-            await asyncio.wait_for(watch_round(deps, surface, elector), policy.interval_seconds * 10)
-        except Exception:
-            log.exception("watcher round failed; next round in %ss", policy.interval_seconds)
-        await asyncio.sleep(policy.interval_seconds)
+    async with Leadership(elector, renew_seconds=policy.renew_seconds).holding() as leader:
+        while True:
+            if leader.leading:
+                try:
+                    await asyncio.wait_for(watch_round(deps, surface, leader), round_timeout(deps.policy))
+                except Exception:
+                    log.exception("watcher round failed; next round in %ss", policy.interval_seconds)
+            await asyncio.sleep(policy.interval_seconds)

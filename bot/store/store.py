@@ -170,3 +170,10 @@ class Store(ApprovalRows):
     async def claim_once(self, key: str) -> bool:
         """True for exactly one caller ever, across restarts and replicas."""
         return await self._insert_once(claims, "key", {"key": key, "claimed_at": self._now()})
+
+    async def claimed_at(self, key: str) -> datetime | None:
+        """When ``claim_once(key)`` was won; None when nobody claimed ``key``."""
+        async with self._engine.connect() as conn:
+            stmt = sa.select(claims.c.claimed_at).where(claims.c.key == key)
+            value: datetime | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return value
