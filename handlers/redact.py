@@ -88,7 +88,10 @@ _RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
 _PAIR = re.compile(
     r"(?i)(passw(?:or)?d|passphrase|pass(?![a-z])|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)"
     r"(?P<rest>[a-z0-9_.-]*)(?P<sep>[\"']?\s*[:=]\s*)(?![\"']?\[REDACTED\])"
-    r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"',;}\]&]+(?:&(?![\w.-]+=)[^\s\"',;}\]&]*)*))"
+    r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'"
+    # A bare "value" followed by its own separator is the next key (aws-secret: aws_secret_access_key
+    # = V): no match here, so the scan goes on and masks V. Atomic, so it cannot shrink to dodge that.
+    r"|(?P<bare>(?>[^\s\"',;}\]&]+(?:&(?![\w.-]+=)[^\s\"',;}\]&]*)*))(?!\s*[:=]))"
 )
 # Keys that say where a secret is, or count them, rather than hold one: secretName, PASSWORD_FILE, max_tokens.
 _BENIGN_KEY_ENDINGS = (

@@ -45,6 +45,7 @@ SECRET_CASES: list[tuple[str, str, str]] = [
     ("aws-access-key-id", f"aws_access_key_id = {AKIA}", AKIA),
     ("aws-secret-ini", f"aws_secret_access_key = {AWS_SECRET}", AWS_SECRET),
     ("aws-secret-env", f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", AWS_SECRET),
+    ("aws-secret-after-label", f"aws-secret: aws_secret_access_key = {AWS_SECRET}", AWS_SECRET),
     ("aws-secret-json", f'{{"AccessKeyId": "{AKIA}", "SecretAccessKey": "{AWS_SECRET}"}}', AWS_SECRET),
     ("jwt-bare", f"service account token: {JWT}", JWT),
     ("jwt-in-go-map", f'level=debug msg=request headers="map[Authorization:[Bearer {JWT}]]"', JWT),
