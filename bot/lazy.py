@@ -95,6 +95,11 @@ class LazyWork:
         finally:
             release()
 
+    async def idle(self) -> None:
+        """Until the work started so far, and any started meanwhile, has finished."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
+
     async def close(self) -> None:
         """Cancel what is still waiting or running (the process is stopping)."""
         tasks = list(self._tasks)

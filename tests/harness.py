@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.adapters.slack import make_client
-from bot.app import Runtime, build_app, open_runtime, slack_surface
+from bot.app import CodexApp, Runtime, build_app, open_runtime, slack_surface
 from bot.flows.registry import BACKGROUND
 from bot.sandbox.cluster import FakeCluster
 from bot.sandbox.kube_server import FakeKubeServer
@@ -74,6 +74,7 @@ class World:
     driver: SlackDriver | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
+    _app: CodexApp | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -88,7 +89,7 @@ class World:
     async def start_bot(self, *, background: bool = False) -> None:
         surface = slack_surface(self.settings, make_client(BOT_TOKEN, self.slack.url))
         self.runtime = await open_runtime(self.settings, group_members=surface.group_members)
-        app = build_app(self.settings, self.runtime.deps, surface)
+        self._app = app = build_app(self.settings, self.runtime.deps, surface)
         readiness = Readiness({"slack": surface.auth_check, "kubernetes": self.runtime.kube.ping})
         self._runner = web.AppRunner(
             build_web_app(app, readiness, self.runtime.deps.metrics), access_log=None
@@ -105,6 +106,11 @@ class World:
             ]
             self.runtime.background = list(self._tasks)  # closing the runtime stops them, as in serve
 
+    async def settle(self) -> None:
+        """Until the work the requests so far started has finished (before a restart that must not cut it)."""
+        if self._app is not None:
+            await self._app.work.idle()
+
     async def stop_bot(self) -> None:
         """Like the process ending: in-flight work is cut, clients are closed. Background jobs are
         stopped by ``runtime.close()``, as in serve: cancelled once, then given time to clean up."""
@@ -113,9 +119,13 @@ class World:
             await self.driver.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._app is not None:
+            # Flows still running would go on with the closed clients and reopen the store's engine
+            # (a connection nobody closes: "Event loop is closed" from its thread at the loop's end).
+            await self._app.work.close()
         if self.runtime is not None:
             await self.runtime.close()
-        self.runtime = self.driver = self._runner = None
+        self.runtime = self.driver = self._runner = self._app = None
 
     async def restart_bot(self, *, background: bool = False) -> None:
         await self.stop_bot()

@@ -119,8 +119,8 @@ async def test_files_slack_refuses_are_told_and_the_github_comment_is_still_post
     w.slack.fail(method, error, times=None)
     await w.bot.command(f"diagnostics {HEALTHY_POD} --issue {REPO}#{ISSUE}")
     parent = await summary(w, HEALTHY_POD)
-    note = await thread_note(w, parent, "were not attached")
-    assert f"The diagnostics files of `{HEALTHY_POD}` were not attached: Slack" in note
+    note = await thread_note(w, parent, "could not be attached")
+    assert f"The diagnostics files of `{HEALTHY_POD}` could not be attached here: Slack" in note
     assert told in note and f"run `/codex diagnostics {HEALTHY_POD}` again" in note
     assert "|the GitHub issue>" in note
     [comment] = w.github.comments(REPO, ISSUE)

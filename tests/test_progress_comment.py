@@ -100,3 +100,19 @@ def test_splice_replaces_only_its_own_section() -> None:
 def test_section_keys_that_could_break_the_html_comment_are_refused(key: str) -> None:
     with pytest.raises(ValueError):
         wrap_section(key, "x")
+
+
+async def test_slack_refusing_the_files_still_leaves_the_checklist_on_github(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        w.github.add_issue(REPO, 12)
+        w.slack.fail("files.getUploadURLExternal", "missing_scope", times=None)
+        await validate(w, HEALTHY_POD, f"{REPO}#12")
+
+        (progress,) = w.github.comments(REPO, 12)
+        assert f"Sidecar validation passed for `{HEALTHY_POD}`" in progress.body
+        told = await w.slack.wait_for(
+            lambda: [m for m in w.slack.messages(OPS_CHANNEL) if "could not be attached" in m.text]
+        )
+        assert "The output of each step could not be attached here: Slack" in told[0].text
+        assert told[0].thread_ts is not None, "said in the checklist's thread"
+        assert f"Run `/codex validate {HEALTHY_POD}` again" in told[0].text

@@ -221,6 +221,7 @@ async def test_container_restarted_instead_is_reported_ready(w: World) -> None:
 
 async def test_pending_approval_survives_a_bot_restart(w: World) -> None:
     request = await requested(w)
+    await w.settle()  # the request is filed and its notice remembered
     await w.restart_bot()
     await w.bot.click(request, "restart.approve", user_id=APPROVER)
     await until(w, lambda: [m for m in requester_thread(w) if "is back" in m.text])

@@ -12,6 +12,7 @@ import re
 
 from bot.commands import Verb, parse_duration
 from bot.deps import Deps
+from bot.flows.attach import not_attached, try_attach
 from bot.flows.registry import Invocation, flow
 from bot.issue_comments import upsert_issue_comment
 from bot.live import LiveMessage
@@ -84,20 +85,11 @@ async def run_diagnostics(inv: Invocation) -> bool:
 
 async def attach_files(inv: Invocation, d: Diagnostics, parent: MessageRef) -> ExternalError | None:
     """Each artifact as a file in the thread; Slack's refusal is returned, so the GitHub part still runs."""
-    files = attachments(d)
-    if not files:
-        return None
-    try:
-        await inv.surface.upload(parent, files, comment=f"Diagnostics of `{d.pod}`, one file per artifact:")
-    except ExternalError as e:
-        return e
-    return None
+    comment = f"Diagnostics of `{d.pod}`, one file per artifact:"
+    return await try_attach(inv.surface, parent, attachments(d), comment=comment)
 
 
 def upload_failed(pod: str, e: ExternalError, issue_url: str | None) -> Message:
     where = f"The bundle is on <{issue_url}|the GitHub issue> (trimmed to fit). " if issue_url else ""
-    return Message(
-        text=f":warning: The diagnostics files of `{pod}` were not attached: {e.message}\n"
-        f"{where}{e.hint + ' ' if e.hint else ''}"
-        f"Then run `/codex diagnostics {pod}` again to get the files here."
-    )
+    then = f"{where}Then run `/codex diagnostics {pod}` again to get the files here."
+    return not_attached(f"The diagnostics files of `{pod}`", e, then=then)

@@ -13,6 +13,7 @@ from typing import Any
 from bot.adapters.webhook import post_json
 from bot.commands import Verb
 from bot.deps import Deps
+from bot.flows.attach import attach
 from bot.flows.diagnostics import collect_for
 from bot.flows.registry import ActionInvocation, Actor, Invocation, action, background, current_actor, flow
 from bot.render.diagnostics import attachments
@@ -59,7 +60,9 @@ async def run_fleet(inv: Invocation) -> bool:
     report = await check_fleet(pods=deps.pods, exec=deps.exec, policy=deps.policy)
     ref = await inv.surface.post(inv.channel, fleet_message(report, requested_by=inv.user))
     if needs_attachment(report):
-        await inv.surface.upload(ref, [fleet_attachment(report)], comment="Every pod's row:")
+        await attach(
+            inv.surface, ref, [fleet_attachment(report)], comment="Every pod's row:", what="The whole table"
+        )
     escalated = await escalate_if_needed(deps, inv.surface, report, origin=ref)
     if escalated.failed:
         note = page_failed_note(escalated.failed, escalated.delivered, user=inv.user)
@@ -215,7 +218,14 @@ async def on_collect_diagnostics(act: ActionInvocation) -> None:
         if isinstance(d, BaseException):
             raise d
         findings = "; ".join(f.text for f in d.findings[:3]) or "no findings"
-        await act.surface.upload(thread, attachments(d), comment=f"`{d.pod}`: {findings}")
+        await attach(
+            act.surface,
+            thread,
+            attachments(d),
+            comment=f"`{d.pod}`: {findings}",
+            what=f"The diagnostics of `{d.pod}`",
+            then=f"Run `/codex diagnostics {d.pod}` to collect them again.",
+        )
 
 
 @background("fleet-periodic")

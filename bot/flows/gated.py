@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.approvals import decide
 from bot.deps import Deps
+from bot.flows.attach import attach
 from bot.flows.expiry import on_expired
 from bot.flows.registry import ActionInvocation, Invocation
 from bot.render.blocks import Block, actions, button, capped, context, section
@@ -78,8 +79,7 @@ async def request(
         await deps.store.decide(approval.id, approve=False, by=BOT_USER, reason="could not post the request")
         raise
     await deps.store.set_approval_message(approval.id, ref.channel, ref.ts)
-    if files:
-        await inv.surface.upload(ref, files, comment="The whole diff:")
+    await attach(inv.surface, ref, files or [], comment="The whole diff:", what="The whole diff")
     link = await inv.surface.permalink(ref)
     where = f"<{link}|the request>" if link else f"<#{channel}>"
     await inv.reply(Message(text=f":hourglass_flowing_sand: Asked for approval to {title}: {where}."))

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.commands import Verb
 from bot.deps import Deps
+from bot.flows.attach import attach
 from bot.flows.capture import capture_failing
 from bot.flows.gated import OperationFailed, approved, expire_as_shown, request, run_approved, thread_of
 from bot.flows.registry import ActionInvocation, Invocation, action, flow
@@ -82,8 +83,7 @@ async def run_rollback(inv: Invocation) -> None:
         payload = None if plan.empty else {"plan": plan.to_payload()}
     if c.dry_run or payload is None:
         ref = await inv.surface.post(inv.channel, message)
-        if files:
-            await inv.surface.upload(ref, files, comment="The whole diff:")
+        await attach(inv.surface, ref, files, comment="The whole diff:", what="The whole diff")
         return
     payload |= {"mode": c.mode, "issue": str(issue) if issue else None, "force": c.force}
     note = request_note(str(issue) if issue else None, force=c.force)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import Verb
+from bot.flows.attach import attach
 from bot.flows.registry import Invocation, flow
 from bot.issue_comments import publish_validation
 from bot.live import LiveMessage
@@ -52,7 +53,14 @@ async def run_validate(inv: Invocation) -> bool:
         parent = await live.close()
     if parent is None:
         return result.passed
-    await inv.surface.upload(parent, attachments(result), comment="Output of each step:")
+    await attach(
+        inv.surface,
+        parent,
+        attachments(result),
+        comment="Output of each step:",
+        what="The output of each step",
+        then=f"Run `/codex validate {result.pod}` again to get it here.",
+    )
     if inv.command.issue:
         await publish_validation(inv, result, parent)
     return result.passed

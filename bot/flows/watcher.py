@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.deps import Deps
+from bot.flows.attach import attach
 from bot.flows.diagnostics import collect_for, diagnostics_marker
 from bot.flows.registry import background
 from bot.leadership import Leadership
@@ -204,8 +205,9 @@ async def _attempt(
     link = await surface.permalink(note) if note else None
     if note is not None and not state.get("files"):
         files = [f for d in found for f in attachments(d)]
-        if files:
-            await surface.upload(note, files, comment="Diagnostics, one file per artifact:")
+        await attach(
+            surface, note, files, comment="Diagnostics, one file per artifact:", what="The diagnostics files"
+        )
         state["files"] = True
     marker = diagnostics_marker(f"watcher:{wf.name}")
     body = workflow_comment(
