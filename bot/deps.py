@@ -53,7 +53,7 @@ class Deps:
                     verb=c.verb.value,
                     pod=c.pod,
                     duration=duration,
-                    detail=f"{outcome}{': ' + detail if detail else ''}",
+                    detail=f"{'dry run: ' if c.dry_run else ''}{outcome}{': ' + detail if detail else ''}",
                 )
             )
         except Exception:

@@ -140,6 +140,19 @@ async def test_deny_asks_a_reason_and_tells_the_requester(w: World) -> None:
     assert execs(w) == [INFO]
 
 
+async def test_requester_withdrawing_is_told_it_was_withdrawn(w: World) -> None:
+    request = await requested(w)
+    await w.bot.click(request, "restart.deny", user_id=REQUESTER)
+    view = (await until(w, lambda: w.slack.views()))[-1]
+    await w.bot.submit(view, {"deny": {"reason": "it came back by itself"}}, user_id=REQUESTER)
+    told = await until(w, lambda: [m for m in requester_thread(w) if "withdrew" in m.text])
+    assert f"<@{REQUESTER}>, you withdrew your restart of `{POD}`: it came back by itself" in told[0].text
+    assert not [m for m in requester_thread(w) if "denied" in m.text]
+    final = current(w, request)
+    assert buttons(final) == [] and f"*Withdrawn* by <@{REQUESTER}>" in final.visible_text
+    assert execs(w) == [INFO]
+
+
 async def test_requester_cannot_approve_and_strangers_cannot_decide(w: World) -> None:
     request = await requested(w)
     await w.bot.click(request, "restart.approve", user_id=REQUESTER)
@@ -170,9 +183,14 @@ async def test_one_restart_per_pod_second_request_links_the_first(w: World) -> N
     request = await requested(w)
     await w.bot.command(f"restart {POD}", user_id=SRE2, channel_id=OPS_CHANNEL)
     refused = await until(w, lambda: ephemeral_texts(w, SRE2))
-    assert "already pending" in refused[0] and f"<@{REQUESTER}>" in refused[0]
+    assert f"A restart of `{POD}` is already pending" in refused[0] and f"<@{REQUESTER}>" in refused[0]
+    assert "pod/" not in refused[0]  # the pod's name, not the store's key
     assert f"p{request.ts.replace('.', '')}" in refused[0]  # the link to the first request
     assert len([m for m in w.slack.messages(INCIDENT_CHANNEL) if buttons(m)]) == 1
+    # Refused before looking at the pod: no second `docker info`, no exec in SRE2's name.
+    assert execs(w) == [INFO]
+    assert w.runtime is not None
+    assert [a for a in await w.runtime.deps.store.recent(50, pod=POD) if a.argv and a.user == SRE2] == []
 
 
 async def test_dry_run_shows_exactly_what_would_run_and_changes_nothing(w: World) -> None:
@@ -185,6 +203,10 @@ async def test_dry_run_shows_exactly_what_would_run_and_changes_nothing(w: World
     assert f"<@{APPROVER}>, <!subteam^S0SRE>" in shown
     assert w.slack.messages(INCIDENT_CHANNEL) == [] and execs(w) == [INFO]
     assert w.runtime is not None and await w.runtime.deps.store.pending_for("restart", f"pod/{POD}") is None
+    await w.settle()  # the command's audit row is written after the reply
+    await w.bot.command(f"audit {POD}", user_id=REQUESTER, channel_id=OPS_CHANNEL)
+    log = await until(w, lambda: [t for t in ephemeral_texts(w, REQUESTER) if "Audit log" in t])
+    assert "dry run: ok" in log[0]  # not audited like a real request
 
 
 async def test_pod_replaced_after_the_request_runs_nothing(w: World) -> None:

@@ -177,6 +177,16 @@ async def test_run_abandoned_by_a_crashed_bot_stops_blocking_after_stale_time(da
         assert "abandoned" in str(old.result)
 
 
+async def test_blocking_names_the_active_request_and_ignores_an_expired_one(store: Store) -> None:
+    first = await store.create_approval("restart", POD, "U0REQ", "C0ASK", 60, now=T0)
+    held = await store.blocking("pod/codex-run-1", now=T0 + timedelta(seconds=30))
+    assert held is not None and held.id == first.id
+    assert "A restart of `codex-run-1` is already pending" in str(ApprovalConflict(held))
+    assert await store.blocking("pod/codex-run-2", now=T0) is None
+    assert await store.blocking("pod/codex-run-1", now=T0 + timedelta(seconds=61)) is None
+    assert [a.id for a in await store.expire_due(T0 + timedelta(seconds=61))] == [first.id]  # still told
+
+
 async def test_mark_only_moves_forward_from_approved(store: Store) -> None:
     approval_id = await request_restart(store)
     assert await store.mark(approval_id, "running") is None  # still pending: nothing may run

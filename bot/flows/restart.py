@@ -10,6 +10,17 @@ from bot.commands import Verb
 from bot.deps import Deps
 from bot.flows.expiry import on_expired, sweep_once
 from bot.flows.registry import ActionInvocation, FormSubmission, Invocation, action, flow, form
+from bot.flows.restart_notify import (
+    BOT_USER,
+    KIND,
+    audit,
+    message_ref,
+    notice_key,
+    permalink,
+    redraw,
+    tell_requester,
+    try_post,
+)
 from bot.live import LiveMessage
 from bot.render.restart import (
     REASON_LIMIT,
@@ -27,23 +38,26 @@ from bot.render.restart import (
     request_notice,
     result_attachments,
     result_message,
+    withdrawn_notice,
 )
-from bot.store import Approval, ApprovalConflict, ApprovalStatus, AuditEntry, utcnow
-from bot.surface import Message, MessageRef, Surface
-from handlers.errors import Conflict, ExternalError, NotAllowed, NotFound
+from bot.store import Approval, ApprovalConflict, ApprovalStatus, utcnow
+from bot.surface import MessageRef, Surface
+from handlers.errors import Conflict, NotAllowed, NotFound
 from handlers.restart import execute_restart, inspect_for_restart
 from handlers.results import Restarted, RestartTarget
 
 log = logging.getLogger(__name__)
-
-KIND = "restart"
-BOT_USER = "codex-bot"
 
 
 @flow(Verb.RESTART)
 async def run_restart(inv: Invocation) -> bool | None:
     deps, policy = inv.deps, inv.deps.policy
     assert inv.command.pod is not None  # the parser guarantees it
+    if not inv.command.dry_run:
+        # Refuse before the inspection: a second request must not exec in the pod at all.
+        existing = await deps.store.blocking(_target_key(inv.command.pod))
+        if existing is not None:
+            raise await _conflict(inv.surface, ApprovalConflict(existing))
     ctx = await inspect_for_restart(
         inv.command.pod, pods=deps.pods, exec=deps.exec, logs=deps.logs, policy=policy
     )
@@ -53,21 +67,26 @@ async def run_restart(inv: Invocation) -> bool | None:
     try:
         approval = await deps.store.create_approval(
             KIND, {"pod": ctx.pod, "uid": ctx.uid}, inv.user, inv.channel, policy.approvals.ttl_seconds,
-            approval_payload(ctx, inv.command.reason),
+            approval_payload(ctx, inv.command.reason), target_key=_target_key(ctx.pod),
         )  # fmt: skip
     except ApprovalConflict as e:
-        link = await _permalink(inv.surface, _message_ref(e.existing))
-        raise Conflict(e.message, hint=f"See {link}" if link else e.hint) from e
+        raise await _conflict(inv.surface, e) from e
     ref = await _post_request(deps, inv.surface, approval, policy.slack.incident_channel or inv.channel)
-    link = await _permalink(inv.surface, ref)
+    link = await permalink(inv.surface, ref)
     if ref.channel == inv.channel:
         return None  # asked in the incident channel: its thread is the requester's thread
-    notice = await _try_post(inv.surface, inv.channel, request_notice(approval, link))
+    notice = await try_post(inv.surface, inv.channel, request_notice(approval, link))
     if notice is None:
         await inv.reply(request_notice(approval, link))
     else:
-        await deps.store.put_state(_notice_key(approval.id), {"channel": notice.channel, "ts": notice.ts})
+        await deps.store.put_state(notice_key(approval.id), {"channel": notice.channel, "ts": notice.ts})
     return None
+
+
+async def _conflict(surface: Surface, e: ApprovalConflict) -> Conflict:
+    """The refusal, naming the pod and linking the request that holds it."""
+    link = await permalink(surface, message_ref(e.existing))
+    return Conflict(e.message, hint=f"The first request: {link}" if link else e.hint)
 
 
 async def _post_request(deps: Deps, surface: Surface, approval: Approval, channel: str) -> MessageRef:
@@ -90,9 +109,9 @@ async def on_approve(act: ActionInvocation) -> None:
     except AlreadyDecided as e:
         await _show_if_expired(deps, act.surface, e.approval)
         raise
-    await _audit(deps, approval, act.user, "approved")
+    await audit(deps, approval, act.user, "approved")
     decided_at = approval.decided_at or approval.created_at
-    await _redraw(deps, act.surface, approval, approved_outcome(act.user, decided_at))
+    await redraw(deps, act.surface, approval, approved_outcome(act.user, decided_at))
     await run_approved(deps, act.surface, approval)
 
 
@@ -126,16 +145,19 @@ async def _deny(deps: Deps, surface: Surface, approval_id: str, *, by: str, reas
     except AlreadyDecided as e:
         await _show_if_expired(deps, surface, e.approval)
         raise
-    await _audit(deps, approval, by, f"denied: {reason}" if reason else "denied")
-    await _redraw(deps, surface, approval, denied_outcome(by, reason))
-    await _tell_requester(deps, surface, approval, denied_notice(approval, by, reason))
+    withdrawn = by == approval.requester
+    verdict = "withdrawn" if withdrawn else "denied"
+    await audit(deps, approval, by, f"{verdict}: {reason}" if reason else verdict)
+    await redraw(deps, surface, approval, denied_outcome(by, reason, withdrawn=withdrawn))
+    notice = withdrawn_notice(approval, reason) if withdrawn else denied_notice(approval, by, reason)
+    await tell_requester(deps, surface, approval, notice)
 
 
 @on_expired(KIND)
 async def on_restart_expired(deps: Deps, surface: Surface, approval: Approval) -> None:
-    await _audit(deps, approval, BOT_USER, "expired")
-    await _redraw(deps, surface, approval, expired_outcome(approval))
-    await _tell_requester(deps, surface, approval, expired_notice(approval))
+    await audit(deps, approval, BOT_USER, "expired")
+    await redraw(deps, surface, approval, expired_outcome(approval))
+    await tell_requester(deps, surface, approval, expired_notice(approval))
 
 
 async def _show_if_expired(deps: Deps, surface: Surface, approval: Approval) -> None:
@@ -143,7 +165,7 @@ async def _show_if_expired(deps: Deps, surface: Surface, approval: Approval) -> 
     if approval.status is ApprovalStatus.PENDING and approval.expired_at(utcnow()):
         await sweep_once(deps, surface)
     elif approval.status is ApprovalStatus.EXPIRED:
-        await _redraw(deps, surface, approval, expired_outcome(approval))
+        await redraw(deps, surface, approval, expired_outcome(approval))
 
 
 async def run_approved(deps: Deps, surface: Surface, approval: Approval) -> Restarted | None:
@@ -151,7 +173,7 @@ async def run_approved(deps: Deps, surface: Surface, approval: Approval) -> Rest
     running = await deps.store.mark(approval.id, ApprovalStatus.RUNNING)
     if running is None:
         return None  # already run (or abandoned) by someone else
-    thread = _message_ref(approval)
+    thread = message_ref(approval)
     live = LiveMessage(surface, thread.channel if thread else approval.channel, thread=thread)
     target = RestartTarget(
         approval.target["pod"], approval.target["uid"], int(approval.payload.get("restart_count_before", 0))
@@ -172,8 +194,8 @@ async def run_approved(deps: Deps, surface: Surface, approval: Approval) -> Rest
     await deps.store.mark(approval.id, status, {"state": result.state.value, "reason": result.reason})
     decided_at = approval.decided_at or approval.created_at
     outcome = f"{approved_outcome(approval.decided_by or '?', decided_at).removesuffix(' Restarting…')}"
-    await _redraw(deps, surface, approval, f"{outcome}\n{final.text}")
-    requester = await _tell_requester(deps, surface, approval, final)
+    await redraw(deps, surface, approval, f"{outcome}\n{final.text}")
+    requester = await tell_requester(deps, surface, approval, final)
     files = result_attachments(result)
     for parent in dict.fromkeys(p for p in (thread, requester) if p is not None):
         if files:
@@ -198,65 +220,5 @@ async def _restart_approval(deps: Deps, approval_id: str) -> Approval:
     return approval
 
 
-async def _redraw(deps: Deps, surface: Surface, approval: Approval, outcome: str) -> None:
-    ref = _message_ref(approval)
-    if ref is None:
-        return
-    try:
-        await surface.update(ref, approval_message(approval, deps.policy, outcome=outcome))
-    except ExternalError:
-        log.warning("could not update the restart request message %s", approval.id, exc_info=True)
-
-
-async def _tell_requester(
-    deps: Deps, surface: Surface, approval: Approval, message: Message
-) -> MessageRef | None:
-    """In the requester's thread (their notice's, else the request's own when asked in the incident
-    channel), else as a direct message. Returns where files for them belong (the thread's parent)."""
-    saved = await deps.store.get_state(_notice_key(approval.id))
-    thread = MessageRef(saved["channel"], saved["ts"]) if saved else None
-    if thread is None and approval.message_channel == approval.channel:
-        thread = _message_ref(approval)
-    if thread is not None:
-        posted = await _try_post(surface, thread.channel, message, thread=thread)
-        return thread if posted is not None else None
-    return await _try_post(surface, approval.requester, message)
-
-
-async def _try_post(
-    surface: Surface, channel: str, message: Message, *, thread: MessageRef | None = None
-) -> MessageRef | None:
-    try:
-        return await surface.post(channel, message, thread=thread)
-    except ExternalError:
-        log.warning("could not post to %s", channel, exc_info=True)
-        return None
-
-
-async def _permalink(surface: Surface, ref: MessageRef | None) -> str | None:
-    if ref is None:
-        return None
-    try:
-        return await surface.permalink(ref)
-    except ExternalError:
-        return None
-
-
-async def _audit(deps: Deps, approval: Approval, user: str, what: str) -> None:
-    entry = AuditEntry(
-        user=user, verb="restart.decision", pod=approval.target["pod"], detail=f"{what} ({approval.id})"
-    )
-    try:
-        await deps.store.record(entry)
-    except Exception:
-        log.exception("could not write the audit row for a restart decision")
-
-
-def _message_ref(approval: Approval) -> MessageRef | None:
-    if approval.message_channel and approval.message_ts:
-        return MessageRef(approval.message_channel, approval.message_ts)
-    return None
-
-
-def _notice_key(approval_id: str) -> str:
-    return f"restart-notice/{approval_id}"
+def _target_key(pod: str) -> str:
+    return f"pod/{pod}"

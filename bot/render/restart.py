@@ -112,8 +112,9 @@ def approved_outcome(by: str, at: datetime) -> str:
     return f":white_check_mark: *Approved* by <@{by}> at {_when(at)}. Restarting…"
 
 
-def denied_outcome(by: str, reason: str | None) -> str:
-    return f":no_entry: *Denied* by <@{by}>" + (f": {reason}" if reason else ".")
+def denied_outcome(by: str, reason: str | None, *, withdrawn: bool = False) -> str:
+    verdict = "Withdrawn" if withdrawn else "Denied"
+    return f":no_entry: *{verdict}* by <@{by}>" + (f": {reason}" if reason else ".")
 
 
 def expired_outcome(approval: Approval) -> str:
@@ -132,6 +133,13 @@ def denied_notice(approval: Approval, by: str, reason: str | None) -> Message:
     pod = approval.target["pod"]
     text = f":no_entry: <@{approval.requester}>, your restart of `{pod}` was denied by <@{by}>"
     text += f": {reason}" if reason else " (no reason given)."
+    return Message(text=text, blocks=[section(text)], terminal=_plain(text))
+
+
+def withdrawn_notice(approval: Approval, reason: str | None) -> Message:
+    pod = approval.target["pod"]
+    text = f":no_entry: <@{approval.requester}>, you withdrew your restart of `{pod}`"
+    text += f": {reason}" if reason else ". Nothing was run."
     return Message(text=text, blocks=[section(text)], terminal=_plain(text))
 
 

@@ -139,6 +139,17 @@ class ApprovalRows(StoreBase):
         result = await conn.execute(sa.update(approvals).where(*where).values(**update))
         return result.rowcount == 1
 
+    async def blocking(self, target_key: str, *, now: datetime | None = None) -> Approval | None:
+        """The approval a new request for ``target_key`` would be refused for (ApprovalConflict),
+        after freeing the target from a stale one, as ``create_approval`` does. A cheap check
+        before the work a request does; ``create_approval`` stays the atomic one."""
+        at = self._now(now)
+        async with self._engine.begin() as conn:
+            existing = await self._active(conn, None, target_key)
+            if existing is None or await self._retire_stale(conn, existing, at):
+                return None
+            return existing
+
     async def get_approval(self, approval_id: str) -> Approval | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(approvals).where(approvals.c.id == approval_id))).first()

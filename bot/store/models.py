@@ -51,6 +51,12 @@ class Approval:
     result: Mapping[str, Any] | None = None
 
     @property
+    def target_name(self) -> str:
+        """What people call the target: the pod's name for a pod, else the internal key."""
+        pod = self.target.get("pod")
+        return f"`{pod}`" if pod else self.target_key
+
+    @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
@@ -79,7 +85,7 @@ class ApprovalConflict(Conflict):
 
     def __init__(self, existing: Approval) -> None:
         super().__init__(
-            f"A {existing.kind} of {existing.target_key} is already {existing.status.value}"
+            f"A {existing.kind} of {existing.target_name} is already {existing.status.value}"
             f" (requested by <@{existing.requester}>).",
             hint="Wait for it to finish, or ask an approver to deny it.",
         )
