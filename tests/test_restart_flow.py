@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.flows.restart_recovery import ABANDONED_AFTER
 from bot.sandbox.seed import DAEMON_DOWN_POD, HEALTHY_POD
 from bot.store import ApprovalStatus, Store, utcnow
 from handlers.restart import START_SCRIPT
@@ -289,3 +290,98 @@ async def test_who_may_ask_is_checked_before_anything_runs(tmp_path: Path, datab
         refused = await until(w, lambda: ephemeral_texts(w, STRANGER))
         assert "not allowed to run `restart`" in refused[0]
         assert execs(w) == [] and w.slack.messages(INCIDENT_CHANNEL) == []
+
+
+def approval_id(request: Message) -> str:
+    return str(
+        next(
+            e["value"]
+            for b in request.versions[0]["blocks"]
+            if b.get("type") == "actions"
+            for e in b["elements"]
+        )
+    )
+
+
+async def last_heard_long_ago(database_url: str, approval: str) -> None:
+    """The bot that handled ``approval`` went quiet longer than a live one ever does."""
+    store = await Store.open(database_url)
+    try:
+        assert await store.heartbeat(approval, now=utcnow() - 2 * ABANDONED_AFTER) is not None
+    finally:
+        await store.close()
+
+
+async def test_restart_cut_by_a_bot_crash_is_reported_interrupted_and_not_rerun(
+    tmp_path: Path, database_url: str
+) -> None:
+    policy = policy_for_tests(timeouts={"restart_ready": 60, "restart_poll_interval": 0.05})
+    async with world(tmp_path, policy=policy, database_url=database_url) as w:
+        w.cluster.set_daemon(POD, never_starts=True)
+        request = await requested(w)
+        await w.bot.click(request, "restart.approve", user_id=APPROVER)
+        await until(
+            w, lambda: [m for m in w.slack.thread(INCIDENT_CHANNEL, request.ts) if "attempt" in m.text]
+        )
+        await w.stop_bot()  # the process dies while polling `docker info`
+        assert "Restarting…" in current(w, request).visible_text
+        await last_heard_long_ago(database_url, approval_id(request))
+        ran = len(execs(w))
+
+        await w.start_bot(background=True)
+        told = await until(w, lambda: [m for m in requester_thread(w) if "interrupted" in m.text])
+        hint = f"the daemon may or may not have been restarted — run `/codex validate {POD}`"
+        assert "interrupted by a bot restart" in told[0].text and hint in told[0].text
+        final = current(w, request)
+        assert "Interrupted by a bot restart" in final.visible_text and hint in final.visible_text
+        assert "Restarting…" not in final.visible_text and buttons(final) == []
+        in_thread = await until(
+            w, lambda: [m for m in w.slack.thread(INCIDENT_CHANNEL, request.ts) if "interrupted" in m.text]
+        )
+        assert len(in_thread) == 1 and hint in in_thread[0].text
+        assert len(execs(w)) == ran and execs(w).count(PKILL) == 1  # nothing re-run
+
+        # The pod is free again at once, not after an hour.
+        await w.bot.command(f"restart {POD}", user_id=SRE2, channel_id=OPS_CHANNEL)
+        await until(w, lambda: len([m for m in w.slack.messages(INCIDENT_CHANNEL) if buttons(m)]) == 1)
+        assert w.runtime is not None
+        audit = await w.runtime.deps.store.recent(50, pod=POD)
+        assert [a.user for a in audit if "interrupted" in (a.detail or "")] == ["codex-bot"]
+
+
+async def test_approved_restart_never_started_by_a_crashed_bot_is_reported(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with world(tmp_path, database_url=database_url) as w:
+        request = await requested(w)
+        await w.settle()
+        await w.stop_bot()
+        store = await Store.open(database_url)  # the approval went in; the bot died before running it
+        try:
+            assert await store.decide(approval_id(request), approve=True, by=APPROVER) is not None
+        finally:
+            await store.close()
+        await last_heard_long_ago(database_url, approval_id(request))
+
+        await w.start_bot(background=True)
+        await until(w, lambda: [m for m in requester_thread(w) if "interrupted by a bot restart" in m.text])
+        assert "Interrupted by a bot restart" in current(w, request).visible_text
+        assert execs(w) == [INFO]
+
+
+async def test_a_restart_still_heard_from_is_left_to_its_bot(tmp_path: Path, database_url: str) -> None:
+    async with world(tmp_path, database_url=database_url) as w:
+        request = await requested(w)
+        await w.settle()
+        await w.stop_bot()
+        store = await Store.open(database_url)  # approved by a replica that is still running it
+        try:
+            assert await store.decide(approval_id(request), approve=True, by=APPROVER) is not None
+            assert await store.heartbeat(approval_id(request), now=utcnow() - ABANDONED_AFTER / 2)
+        finally:
+            await store.close()
+        await w.start_bot(background=True)
+        await w.bot.command(f"restart {POD}", user_id=SRE2, channel_id=OPS_CHANNEL)
+        refused = await until(w, lambda: ephemeral_texts(w, SRE2))
+        assert "is already approved" in refused[0]
+        assert "Interrupted" not in current(w, request).visible_text

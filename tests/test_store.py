@@ -177,6 +177,40 @@ async def test_run_abandoned_by_a_crashed_bot_stops_blocking_after_stale_time(da
         assert "abandoned" in str(old.result)
 
 
+async def test_run_whose_bot_stopped_heartbeating_fails_once_across_replicas(database_url: str) -> None:
+    clock = FakeClock()
+    gone = {"error": "interrupted by a bot restart"}
+    async with opened(database_url, clock=clock) as one, opened(database_url, clock=clock) as two:
+        running = await request_restart(one, pod="codex-run-1")
+        await one.decide(running, approve=True, by="U0SRE")
+        await one.mark(running, "running")
+        approved = await request_restart(one, pod="codex-run-2")
+        await one.decide(approved, approve=True, by="U0SRE")  # its bot died before running it
+        pending = await request_restart(one, pod="codex-run-3")
+        other_kind = await one.create_approval("pause", {"submissions": "ns"}, "U0REQ", "C0ASK", 900)
+        await one.decide(other_kind.id, approve=True, by="U0SRE")
+        idle = timedelta(seconds=60)
+
+        clock.now += timedelta(seconds=50)
+        assert await one.heartbeat(running) is not None  # its bot is alive
+        clock.now += timedelta(seconds=20)  # 70 s since approved's last sign of life, 20 s for running
+        batches = await asyncio.gather(*(r.fail_abandoned(["restart"], idle, gone) for r in (one, two, one)))
+        assert [a.id for batch in batches for a in batch] == [approved]
+        failed = await two.get_approval(approved)
+        assert failed is not None and failed.status is ApprovalStatus.FAILED and failed.result == gone
+        assert await one.heartbeat(approved) is None  # a late heartbeat does not revive it
+        assert await request_restart(two, pod="codex-run-2")  # the pod is free
+
+        clock.now += timedelta(seconds=61)
+        assert [a.id for a in await two.fail_abandoned(["restart"], idle, gone)] == [running]
+        for untouched, status in (
+            (pending, ApprovalStatus.PENDING),
+            (other_kind.id, ApprovalStatus.APPROVED),
+        ):
+            got = await one.get_approval(untouched)
+            assert got is not None and got.status is status
+
+
 async def test_blocking_names_the_active_request_and_ignores_an_expired_one(store: Store) -> None:
     first = await store.create_approval("restart", POD, "U0REQ", "C0ASK", 60, now=T0)
     held = await store.blocking("pod/codex-run-1", now=T0 + timedelta(seconds=30))

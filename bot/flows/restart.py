@@ -21,6 +21,7 @@ from bot.flows.restart_notify import (
     tell_requester,
     try_post,
 )
+from bot.flows.restart_recovery import alive
 from bot.live import LiveMessage
 from bot.render.restart import (
     REASON_LIMIT,
@@ -109,10 +110,11 @@ async def on_approve(act: ActionInvocation) -> None:
     except AlreadyDecided as e:
         await _show_if_expired(deps, act.surface, e.approval)
         raise
-    await audit(deps, approval, act.user, "approved")
-    decided_at = approval.decided_at or approval.created_at
-    await redraw(deps, act.surface, approval, approved_outcome(act.user, decided_at))
-    await run_approved(deps, act.surface, approval)
+    async with alive(deps, approval.id):
+        await audit(deps, approval, act.user, "approved")
+        decided_at = approval.decided_at or approval.created_at
+        await redraw(deps, act.surface, approval, approved_outcome(act.user, decided_at))
+        await run_approved(deps, act.surface, approval)
 
 
 @action(RestartAction.DENY)

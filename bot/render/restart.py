@@ -117,6 +117,16 @@ def denied_outcome(by: str, reason: str | None, *, withdrawn: bool = False) -> s
     return f":no_entry: *{verdict}* by <@{by}>" + (f": {reason}" if reason else ".")
 
 
+def _validate_hint(pod: str) -> str:
+    return f"the daemon may or may not have been restarted — run `/codex validate {pod}`"
+
+
+def interrupted_outcome(approval: Approval) -> str:
+    """A restart whose bot process died after the approval; nothing re-runs it."""
+    by = f" after approval by <@{approval.decided_by}>" if approval.decided_by else ""
+    return f":warning: *Interrupted by a bot restart*{by}; {_validate_hint(approval.target['pod'])}."
+
+
 def expired_outcome(approval: Approval) -> str:
     return f":hourglass: *Expired* at {_when(approval.expires_at)} without a decision. Nothing was run."
 
@@ -140,6 +150,16 @@ def withdrawn_notice(approval: Approval, reason: str | None) -> Message:
     pod = approval.target["pod"]
     text = f":no_entry: <@{approval.requester}>, you withdrew your restart of `{pod}`"
     text += f": {reason}" if reason else ". Nothing was run."
+    return Message(text=text, blocks=[section(text)], terminal=_plain(text))
+
+
+def interrupted_notice(approval: Approval) -> Message:
+    pod = approval.target["pod"]
+    text = (
+        f":warning: <@{approval.requester}>, your restart of `{pod}` was interrupted by a bot restart; "
+        f"{_validate_hint(pod)}. It is not re-run automatically: ask again with `/codex restart {pod}` "
+        "if it is still needed."
+    )
     return Message(text=text, blocks=[section(text)], terminal=_plain(text))
 
 

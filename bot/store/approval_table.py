@@ -211,6 +211,41 @@ class ApprovalRows(StoreBase):
         sources = [s.value for s in _MARK_FROM[target]]
         return await self._update([approvals.c.id == approval_id, approvals.c.status.in_(sources)], values)
 
+    async def heartbeat(self, approval_id: str, *, now: datetime | None = None) -> Approval | None:
+        """The process running an approved operation is alive: touch ``updated_at`` while it is
+        approved or running. None when it is not (finished, or declared abandoned by another)."""
+        at = self._now(now)
+        running = [ApprovalStatus.APPROVED.value, ApprovalStatus.RUNNING.value]
+        return await self._update(
+            [approvals.c.id == approval_id, approvals.c.status.in_(running)], {"updated_at": at}
+        )
+
+    async def fail_abandoned(
+        self,
+        kinds: list[str],
+        idle_for: timedelta,
+        result: Mapping[str, Any],
+        *,
+        now: datetime | None = None,
+    ) -> list[Approval]:
+        """Approved/running approvals of ``kinds`` with no heartbeat for ``idle_for`` -> failed with
+        ``result``, freeing their target. One conditional UPDATE: each is returned to exactly one
+        caller, across replicas, and a heartbeat that lands first keeps its approval out."""
+        at = self._now(now)
+        stmt = (
+            sa.update(approvals)
+            .where(
+                approvals.c.kind.in_(kinds),
+                approvals.c.status.in_([ApprovalStatus.APPROVED.value, ApprovalStatus.RUNNING.value]),
+                approvals.c.updated_at <= at - idle_for,
+            )
+            .values(status=ApprovalStatus.FAILED.value, updated_at=at, result=dict(result))
+            .returning(*approvals.c)
+        )
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return sorted((_to_approval(r) for r in rows), key=lambda a: a.created_at)
+
     async def expire_due(self, now: datetime | None = None) -> list[Approval]:
         """Pending past expiry -> expired. Each expired approval is returned once, to one caller."""
         at = self._now(now)
