@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from bot.commands import SPECS, Verb
+from bot.oneshot import one_shot
 from bot.serve import serve
-from bot.shell import one_shot, run_shell
+from bot.shell import run_shell
 from config.settings import ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

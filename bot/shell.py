@@ -193,24 +193,3 @@ async def run_shell(
             if await run_line(s, line) == "quit":
                 break
     return 0
-
-
-async def one_shot(settings: Settings, text: str, *, sandbox: bool) -> int:
-    """`codex-bot validate <pod>`: one command, printed; exit 0 pass, 1 fail, 2 usage."""
-    try:
-        parse(text)
-    except UsageError as e:
-        print(f"error: {e.for_user()}", file=sys.stderr)
-        return 2
-    try:
-        async with session(settings, sandbox=sandbox, out=sys.stdout) as s:
-            outcome = await run_line(s, text)
-    except CodexError as e:
-        print(f"error: {e.for_user()}", file=sys.stderr)
-        if not settings.env.kubeconfig_available:
-            print(
-                "No cluster is configured (KUBECONFIG); add --sandbox to try the simulated one.",
-                file=sys.stderr,
-            )
-        return 1
-    return {"ok": 0, "UsageError": 2}.get(outcome, 1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import urllib3
 import websocket
+import yaml
 from kubernetes import config
 from kubernetes.client import Configuration, VersionApi
 from kubernetes.client.exceptions import ApiException
@@ -142,7 +143,7 @@ class KubeCluster:
                 )
             else:
                 config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (ConfigException, OSError, ValueError) as e:
+        except (ConfigException, OSError, ValueError, yaml.YAMLError) as e:  # YAMLError: not a kubeconfig
             source = f"kubeconfig {kubeconfig}" if kubeconfig else "the in-cluster ServiceAccount"
             raise ClusterError(
                 f"Cannot load Kubernetes credentials from {source}: {e}",
