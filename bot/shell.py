@@ -7,15 +7,15 @@ import contextlib
 import shlex
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.app import Runtime, open_runtime
 from bot.commands import parse
-from bot.flows import dispatch, dispatch_action
-from bot.flows.registry import ActionInvocation, Invocation, Reply, error_message
+from bot.flows import ACTIONS, dispatch, dispatch_action, dispatch_form
+from bot.flows.registry import BACKGROUND, ActionInvocation, FormSubmission, Invocation, Reply, error_message
 from bot.sandbox.cluster import FakeCluster
 from bot.sandbox.issues import SandboxIssues
 from bot.sandbox.kube_server import FakeKubeServer
@@ -30,9 +30,17 @@ SANDBOX_APPROVER = "U0APPROVER"
 
 SHELL_HELP = f"""Type commands as in Slack: /codex help, /codex pods, /codex validate <pod> …
   /as <user-id>            act as another Slack user (approvers: {SANDBOX_APPROVER})
-  /click <action> <value>  press a button shown in a message
+  /click <action> <value>  press a button shown in a message (<value> `last`: the most recent one's)
+  /click <action> <value> <text>   … and answer the form it opens (e.g. a deny reason)
   /sandbox pods | break <pod> | heal <pod>   change the simulated cluster
   /quit                    leave"""
+
+# What runs in the background of a shell, as under `serve`: expiring pending approvals (so an
+# expired request is announced) and reporting restarts interrupted by an earlier bot process. Not
+# the watcher or the periodic fleet check: a terminal is no place for a cluster-wide duty.
+SHELL_BACKGROUND = ("approval-expiry", "restart-recovery")
+
+Ask = Callable[[str], Awaitable[str]]
 
 
 @dataclass
@@ -43,6 +51,7 @@ class Session:
     channel: str
     user: str
     cluster: FakeCluster | None = None
+    ask: Ask | None = None  # reads a form field's answer; None when input is a script
 
 
 def sandbox_policy(policy: Policy) -> Policy:
@@ -80,7 +89,10 @@ async def _sandbox(settings: Settings) -> AsyncIterator[tuple[Settings, FakeClus
 
 
 @contextlib.asynccontextmanager
-async def session(settings: Settings, *, sandbox: bool, out: TextIO) -> AsyncIterator[Session]:
+async def session(
+    settings: Settings, *, sandbox: bool, out: TextIO, background: bool = False
+) -> AsyncIterator[Session]:
+    """The bot in a terminal. ``background``: also run SHELL_BACKGROUND, as a shell does."""
     async with contextlib.AsyncExitStack() as stack:
         cluster = None
         if sandbox:
@@ -91,6 +103,11 @@ async def session(settings: Settings, *, sandbox: bool, out: TextIO) -> AsyncIte
         stack.push_async_callback(runtime.close)
         if sandbox and runtime.deps.issues is None:
             runtime.deps.issues = SandboxIssues(files / "github")
+        if background:
+            runtime.background += [
+                asyncio.create_task(BACKGROUND[name](runtime.deps, surface), name=name)
+                for name in SHELL_BACKGROUND
+            ]
         yield Session(runtime, surface, out, SANDBOX_CHANNEL, SANDBOX_USER, cluster)
 
 
@@ -116,7 +133,7 @@ async def run_line(s: Session, line: str) -> str:
             s.user = line.split(maxsplit=1)[1].strip()
             print(f"now acting as {s.user}", file=s.out)
             return "ok"
-        if line.startswith("/click "):
+        if line == "/click" or line.startswith("/click "):
             return await _click(s, line)
         if line.startswith("/sandbox"):
             return _sandbox_command(s, line)
@@ -136,21 +153,78 @@ async def run_line(s: Session, line: str) -> str:
         return outcome
 
 
+def _shown_buttons(s: Session) -> str:
+    shown = s.surface.buttons()
+    if not shown:
+        return "No message shows a button now."
+    return "Buttons shown now:\n" + "\n".join(f"  [{b.label}]  {b.click}" for b in shown)
+
+
 async def _click(s: Session, line: str) -> str:
-    parts = line.split(maxsplit=2)
+    """`/click <action> [<value>|last] [text]`: press a button; text answers the form it opens."""
+    parts = line.split(maxsplit=3)
     if len(parts) < 2:
-        raise UsageError("Usage: /click <action> <value>")
+        raise UsageError("Usage: /click <action> <value> (or `last`) [text]", hint=_shown_buttons(s))
+    action_id = parts[1]
+    if action_id not in ACTIONS:
+        raise UsageError(f"There is no button `{action_id}`.", hint=_shown_buttons(s))
+    if len(parts) < 3:
+        raise UsageError(f"Which `{action_id}` button? Give its value, or `last`.", hint=_shown_buttons(s))
+    value, text = parts[2], parts[3] if len(parts) > 3 else None
+    if value == "last":
+        button = s.surface.last_button(action_id)
+        if button is None:
+            raise UsageError(f"No message shows a `{action_id}` button now.", hint=_shown_buttons(s))
+        value = button.value
+    trigger = s.surface.new_trigger()
     act = ActionInvocation(
-        action_id=parts[1],
-        value=parts[2] if len(parts) > 2 else "",
+        action_id=action_id,
+        value=value,
         user=s.user,
         channel=s.channel,
         message=None,
         surface=s.surface,
         deps=s.runtime.deps,
         reply=_reply(s),
+        trigger_id=trigger,
     )
-    return await dispatch_action(act)
+    outcome = await dispatch_action(act)
+    view = s.surface.take_form(trigger)
+    if view is not None:
+        return await _submit_form(s, view, text)
+    if text is not None:
+        print(f"(`{action_id}` opens no form; ignored: {text})", file=s.out)
+    return outcome
+
+
+def _form_fields(view: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action_id, label) of each text input of a modal."""
+    return [
+        (b["element"]["action_id"], b.get("label", {}).get("text", b["element"]["action_id"]))
+        for b in view.get("blocks", [])
+        if b.get("type") == "input" and "action_id" in b.get("element", {})
+    ]
+
+
+async def _submit_form(s: Session, view: dict[str, Any], text: str | None) -> str:
+    """The modal a button opened, answered by the /click line's text, or asked field by field."""
+    fields = _form_fields(view)
+    values: dict[str, str] = {}
+    if text is not None and fields:
+        values[fields[0][0]] = text
+    elif s.ask is not None:
+        for action_id, label in fields:
+            values[action_id] = (await s.ask(f"{label}: ")).strip()
+    sub = FormSubmission(
+        callback_id=str(view.get("callback_id", "")),
+        user=s.user,
+        private_metadata=str(view.get("private_metadata", "")),
+        values=values,
+        surface=s.surface,
+        deps=s.runtime.deps,
+        reply=_reply(s),
+    )
+    return await dispatch_form(sub)
 
 
 def _sandbox_command(s: Session, line: str) -> str:
@@ -173,7 +247,14 @@ async def run_shell(
     settings: Settings, *, sandbox: bool, stdin: TextIO | None = None, out: TextIO | None = None
 ) -> int:
     stdin, out = stdin or sys.stdin, out or sys.stdout
-    async with session(settings, sandbox=sandbox, out=out) as s:
+    interactive = stdin.isatty()
+
+    async def ask(prompt: str) -> str:
+        print(prompt, end="", file=out, flush=True)
+        return await asyncio.to_thread(stdin.readline)
+
+    async with session(settings, sandbox=sandbox, out=out, background=True) as s:
+        s.ask = ask if interactive else None
         where = "the sandbox cluster" if sandbox else f"namespace {settings.policy.namespace}"
         print(
             f"codex-bot shell on {where}, as {s.user}. /help for shell commands, /codex help for verbs.",
@@ -181,7 +262,6 @@ async def run_shell(
         )
         if s.cluster is not None:
             print("sandbox pods: " + ", ".join(sorted(s.cluster.pod_names())), file=out)
-        interactive = stdin.isatty()
         while True:
             if interactive:
                 print(f"{s.user}> ", end="", file=out, flush=True)

@@ -1,22 +1,133 @@
-"""The terminal: the one-shot verbs run as a process, as they are run from a terminal or the bot's pod."""
+"""The terminal: `codex-bot shell --sandbox` driven line by line as a person (or a script) types,
+and the one-shot verbs run as a process, as they are run from a terminal or the bot's pod."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
+
+from bot.sandbox.seed import DAEMON_DOWN_POD
+from bot.shell import SANDBOX_APPROVER, SANDBOX_USER, run_shell
+from config.settings import Environment, Policy, Settings
+
+FAST = {"timeouts": {"restart_poll_interval": 0.05, "restart_ready": 10}}
+
+
+class Transcript(io.StringIO):
+    """What the shell printed, with a way to wait until some text shows up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+
+    def write(self, s: str) -> int:
+        n = super().write(s)
+        self._changed.set()
+        return n
+
+    async def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        try:
+            async with asyncio.timeout(timeout):
+                while text not in self.getvalue():
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            raise AssertionError(f"not printed within {timeout}s: {text!r}\n{self.getvalue()}") from None
+        return self.getvalue()
+
+    def after(self, marker: str) -> str:
+        """What was printed after the last ``marker``."""
+        return self.getvalue().rsplit(marker, 1)[-1]
+
+
+@contextlib.asynccontextmanager
+async def sandbox_shell(
+    tmp_path: Path, **policy: Any
+) -> AsyncIterator[tuple[Callable[[str], None], Transcript]]:
+    """`codex-bot shell --sandbox` reading a pipe: ``type(line)`` sends a line, as a script would."""
+    read_fd, write_fd = os.pipe()
+    stdin, keys = os.fdopen(read_fd, "r"), os.fdopen(write_fd, "w")
+    out = Transcript()
+    settings = Settings(
+        env=Environment(state_dir=str(tmp_path)), policy=Policy.model_validate({**FAST, **policy})
+    )
+    shell = asyncio.create_task(run_shell(settings, sandbox=True, stdin=stdin, out=out))
+
+    def type_(line: str) -> None:
+        keys.write(line + "\n")
+        keys.flush()
+
+    try:
+        await out.wait_for("sandbox pods:")
+        yield type_, out
+    finally:
+        keys.close()  # end of input: the shell leaves
+        try:
+            assert await asyncio.wait_for(shell, 30) == 0
+        finally:
+            stdin.close()
+
+
+async def test_scripted_session_approves_with_the_last_button(tmp_path: Path) -> None:
+    async with sandbox_shell(tmp_path) as (type_, out):
+        type_(f"/codex restart {DAEMON_DOWN_POD} daemon down")
+        await out.wait_for("/click restart.approve ")
+        type_(f"/as {SANDBOX_APPROVER}")
+        type_("/click restart.approve last")
+        await out.wait_for(f"Docker daemon in {DAEMON_DOWN_POD} is back")
+        type_(f"/codex validate {DAEMON_DOWN_POD}")
+        await out.wait_for("verdict: PASS")
+
+
+async def test_unknown_button_lists_the_buttons_shown(tmp_path: Path) -> None:
+    async with sandbox_shell(tmp_path) as (type_, out):
+        type_("/click restart.aprove last")
+        await out.wait_for("No message shows a button now.")
+        assert "There is no button `restart.aprove`" in out.getvalue()
+        type_(f"/codex restart {DAEMON_DOWN_POD}")
+        await out.wait_for("/click restart.deny ")
+        type_("/click restart.aprove last")
+        shown = await out.wait_for("Buttons shown now:")
+        approve = next(ln for ln in shown.splitlines() if "type: /click restart.approve" in ln)
+        click = approve.split("type: ")[1]
+        await out.wait_for(f"[Approve]  {click}")
+        type_(f"/click restart.approve {click.split()[-1]}")  # as the requester: refused, with a reason
+        await out.wait_for("You cannot approve your own request.")
+
+
+async def test_deny_reason_given_on_the_click_line_reaches_the_requester(tmp_path: Path) -> None:
+    async with sandbox_shell(tmp_path) as (type_, out):
+        type_(f"/codex restart {DAEMON_DOWN_POD}")
+        await out.wait_for("/click restart.deny ")
+        type_(f"/as {SANDBOX_APPROVER}")
+        type_("/click restart.deny last a build is running, wait 10 min")
+        told = await out.wait_for(f"was denied by <@{SANDBOX_APPROVER}>: a build is running, wait 10 min")
+        assert f"Denied by <@{SANDBOX_APPROVER}>: a build is running" in told  # the request itself
+
+
+async def test_expired_request_is_announced_in_the_shell(tmp_path: Path) -> None:
+    async with sandbox_shell(tmp_path, approvals={"ttl_seconds": 1}) as (type_, out):
+        type_(f"/codex restart {DAEMON_DOWN_POD}")
+        await out.wait_for("/click restart.approve ")
+        await out.wait_for(f"<@{SANDBOX_USER}>, your restart of {DAEMON_DOWN_POD} expired without a decision")
+        assert "Expired at" in out.getvalue()
+
+
+# --- one-shot verbs, as a process ----------------------------------------------------------------
 
 
 def codex_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`codex-bot <args>` with no cluster anywhere: no KUBECONFIG, no ~/.kube, not in a pod."""
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
-        env={
-            "STATE_DIR": str(tmp_path / "state"),
-            "HOME": str(tmp_path),
-            "PATH": "",
-            **env,
-        },
+        env={"STATE_DIR": str(tmp_path / "state"), "HOME": str(tmp_path), "PATH": "", **env},
         capture_output=True,
         text=True,
         timeout=60,
