@@ -4,6 +4,9 @@ one active approval per target, state that survives a restart of the bot."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,6 +21,7 @@ from alembic.migration import MigrationContext
 from bot.store import ApprovalConflict, ApprovalStatus, AuditEntry, Store, normalize_url
 from bot.store.schema import metadata
 from config.settings import Environment
+from tests.conftest import PG_ENV
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POD = {"pod": "codex-run-1", "uid": "uid-1"}
@@ -340,6 +344,18 @@ async def test_default_database_is_a_sqlite_file_in_the_state_dir(tmp_path: Path
         assert store.backend == "sqlite"
         assert await store.claim_once("k") is True
     assert (tmp_path / "not" / "yet" / "codex-bot.db").is_file()
+
+
+def test_a_plain_run_says_why_the_postgresql_cases_are_skipped() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", PG_ENV))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "tests/test_store.py::test_created_approval_reads_back_with_aware_utc_times"],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SKIPPED [1] " in done.stdout and f"{PG_ENV} is not set" in done.stdout, done.stdout
 
 
 async def test_naive_times_are_refused(store: Store) -> None:
