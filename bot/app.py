@@ -73,7 +73,7 @@ async def open_runtime(
     store = await Store.open(env.resolved_database_url())
     if kube is None:
         kube = KubeCluster.connect(
-            policy.namespace, env.kubeconfig, pool_size=pool, api_timeout=policy.timeouts.api
+            policy.namespace, env.resolved_kubeconfig(), pool_size=pool, api_timeout=policy.timeouts.api
         )
     issues = pulls = None
     if env.github_token is not None:

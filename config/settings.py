@@ -233,10 +233,16 @@ class Environment(BaseSettings):
 
     @property
     def kubeconfig_available(self) -> bool:
-        """A real cluster is configured: KUBECONFIG, in-cluster, or ~/.kube/config."""
-        if self.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return True
-        return Path(os.path.expanduser("~/.kube/config")).is_file()
+        """A real cluster is configured: KUBECONFIG, ~/.kube/config, or in-cluster."""
+        return self.resolved_kubeconfig() is not None or bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+    def resolved_kubeconfig(self) -> str | None:
+        """The kubeconfig to use, as kubectl picks it (KUBECONFIG, else ~/.kube/config);
+        None means the in-cluster ServiceAccount."""
+        if self.kubeconfig:
+            return self.kubeconfig
+        default = Path(os.path.expanduser("~/.kube/config"))
+        return str(default) if default.is_file() else None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -28,6 +28,7 @@ from handlers.workflow_logs import collect_workflow_logs, stream_into
 
 log = logging.getLogger(__name__)
 
+
 def format_since(seconds: int) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from config.settings import ConfigError, Policy, load_policy, load_settings
+from config.settings import ConfigError, Environment, Policy, load_policy, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "codex-bot.example.yaml"
 
@@ -94,3 +94,20 @@ def test_cli_exits_2_with_one_line_naming_the_key(tmp_path: Path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "fleet.concurrency" in lines[0]
+
+
+def test_kubeconfig_is_found_as_kubectl_finds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert Environment().resolved_kubeconfig() is None, "nothing configured: in-cluster"
+    assert not Environment().kubeconfig_available
+
+    home_config = tmp_path / ".kube" / "config"
+    home_config.parent.mkdir()
+    home_config.write_text("apiVersion: v1\nkind: Config\n")
+    assert Environment().resolved_kubeconfig() == str(home_config)
+    assert Environment().kubeconfig_available
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "other"))
+    assert Environment().resolved_kubeconfig() == str(tmp_path / "other")
