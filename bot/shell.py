@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shlex
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -95,9 +97,13 @@ async def session(
     """The bot in a terminal. ``background``: also run SHELL_BACKGROUND, as a shell does."""
     async with contextlib.AsyncExitStack() as stack:
         cluster = None
-        if sandbox:
-            settings, cluster = await stack.enter_async_context(_sandbox(settings))
         files = Path(settings.env.state_dir) / "files"
+        if sandbox:
+            # The sandbox's cluster and database go with the session; the files it shows are kept
+            # (one folder per session) so the paths it printed still open after /quit.
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            files = Path(settings.env.state_dir) / "sandbox" / f"{stamp}-{os.getpid()}" / "files"
+            settings, cluster = await stack.enter_async_context(_sandbox(settings))
         surface = TerminalSurface(out, files_dir=files, groups={})
         runtime = await open_runtime(settings, group_members=surface.group_members)
         stack.push_async_callback(runtime.close)

@@ -160,3 +160,17 @@ def test_missing_or_unreadable_kubeconfig_is_a_config_error(tmp_path: Path) -> N
     assert bad.returncode == 2 and "config error" in bad.stderr
     nothing = codex_bot(tmp_path, "pods")
     assert nothing.returncode == 2 and "add --sandbox" in nothing.stderr
+
+
+async def test_files_the_sandbox_printed_still_open_after_quit(tmp_path: Path) -> None:
+    async with sandbox_shell(tmp_path) as (type_, out):
+        type_(f"/codex validate {DAEMON_DOWN_POD}")
+        await out.wait_for("Output of each step:")
+        await out.wait_for("docker-info.log")
+    printed = [
+        Path(line.split(": ", 1)[1].rsplit(" (", 1)[0])
+        for line in out.getvalue().splitlines()
+        if line.strip().startswith("docker info (failed): ")
+    ]
+    assert printed and printed[0].is_file(), out.getvalue()
+    assert "Cannot connect to the Docker daemon" in printed[0].read_text()

@@ -8,6 +8,7 @@ from typing import Any
 from bot.approvals import AlreadyDecided, decide
 from bot.commands import Verb
 from bot.deps import Deps
+from bot.flows.attach import attach
 from bot.flows.expiry import on_expired, sweep_once
 from bot.flows.registry import ActionInvocation, FormSubmission, Invocation, action, flow, form
 from bot.flows.restart_notify import (
@@ -200,8 +201,10 @@ async def run_approved(deps: Deps, surface: Surface, approval: Approval) -> Rest
     requester = await tell_requester(deps, surface, approval, final)
     files = result_attachments(result)
     for parent in dict.fromkeys(p for p in (thread, requester) if p is not None):
-        if files:
-            await surface.upload(parent, files, comment="Last `docker info` output and sidecar log lines:")
+        comment = "Last `docker info` output and sidecar log lines:"
+        await attach(
+            surface, parent, files, comment=comment, what="The last `docker info` output and log lines"
+        )
     return result
 
 
