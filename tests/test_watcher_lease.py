@@ -154,7 +154,7 @@ async def test_a_leader_that_loses_the_lease_mid_round_stops_before_commenting(t
             assert await one_round == []
             assert w.github.comments(REPO, ISSUE) == [] and w.slack.messages(WATCH_CHANNEL) == []
             assert not [r for r in w.cluster.requests if "codex-y" in r.path]  # the round stopped
-            uid = w.cluster.get_object("workflows", "codex-x")["metadata"]["uid"]  # type: ignore[index]
+            uid = w.cluster.get_object("workflows", "codex-x")["metadata"]["uid"]
             state = await deps.store.get_state(f"watcher:{w.cluster.namespace}:{uid}")
             assert state is not None and state["attempts"] == 0 and "started_at" not in state
 
