@@ -79,6 +79,7 @@ async def test_pause_then_resume_restores_exactly_the_prior_state(w: World) -> N
     assert specs(w) == before  # nothing changes before the approval
     done = await approve(w, m, "pause.approve", "Submissions paused")
     assert "codex-frozen" in done.visible_text
+    assert f"paused by <@{REQUESTER}> (approved by <@{APPROVER}>)" in done.visible_text
     now = specs(w)
     assert now[CRON]["suspend"] is True and now["codex-hourly"]["suspend"] is True
     assert now["flag"] == {"submissions_paused": "true"}

@@ -117,7 +117,7 @@ async def on_pause_approved(act: ActionInvocation) -> None:
             raise
         await deps.store.put_state(pause_key(deps), {**paused.prior_state, "approved_by": act.user})
         summary = f"changed {', '.join(paused.changed) or 'nothing'}"
-        return paused_message(paused, by=approval.requester), {
+        return paused_message(paused, by=approval.requester, approved_by=act.user), {
             "summary": summary,
             "changed": list(paused.changed),
         }
@@ -136,7 +136,8 @@ async def on_resume_approved(act: ActionInvocation) -> None:
         resumed = await resume(deps.objects, stored)
         await deps.store.delete_state(pause_key(deps))
         summary = f"restored {', '.join(resumed.restored) or 'nothing'}"
-        return resumed_message(resumed, by=approval.requester), {"summary": summary}
+        message = resumed_message(resumed, by=approval.requester, approved_by=act.user)
+        return message, {"summary": summary}
 
     await run_approved(act, RESUME, op)
 

@@ -22,8 +22,8 @@ def _message(title: str, parts: list[tuple[str, str]], warnings: tuple[str, ...]
     return Message(text=title, blocks=blocks, terminal=terminal.replace("*", "").replace("`", ""))
 
 
-def paused_message(p: Paused, *, by: str) -> Message:
-    title = f":double_vertical_bar: Submissions paused by <@{by}>"
+def paused_message(p: Paused, *, by: str, approved_by: str) -> Message:
+    title = f":double_vertical_bar: Submissions paused by <@{by}> (approved by <@{approved_by}>)"
     parts = [
         ("Changed (resume puts these back)", _bullets(p.changed)),
         ("Already paused before (resume leaves them so)", _bullets(p.unchanged)),
@@ -31,8 +31,8 @@ def paused_message(p: Paused, *, by: str) -> Message:
     return _message(title, parts, p.warnings)
 
 
-def resumed_message(r: Resumed, *, by: str) -> Message:
-    title = f":arrow_forward: Submissions resumed by <@{by}>"
+def resumed_message(r: Resumed, *, by: str, approved_by: str) -> Message:
+    title = f":arrow_forward: Submissions resumed by <@{by}> (approved by <@{approved_by}>)"
     parts = [("Put back", _bullets(r.restored)), ("Left as they are", _bullets(r.kept))]
     return _message(title, parts, r.warnings)
 
