@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,27 @@ from bot.surface import Attachment, Message, MessageRef
 from handlers.redact import redact
 
 TRIGGER_PREFIX = "terminal-"  # trigger ids the shell hands to flows, so they may open a form
+
+# Slack's mrkdwn references (<@U…>, <#C…|name>, <!subteam^S…>, <url|text>) as a terminal shows them.
+# A bare <word> is left alone: usage text says `validate <pod>`.
+_REFERENCE = re.compile(
+    r"<(?:(?P<kind>[@#]|!subteam\^)(?P<id>[A-Z0-9]+)|(?P<special>![a-z]+)|(?P<url>[a-z][a-z0-9+.-]*:[^<>|\s]+))"
+    r"(?:\|(?P<label>[^<>]*))?>"
+)
+
+
+def plain_references(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        label = m["label"]
+        if m["special"]:  # <!here>, <!channel>
+            return "@" + m["special"][1:]
+        if m["url"]:
+            return f"{label} ({m['url']})" if label else m["url"]
+        if m["kind"] == "#":
+            return f"#{label or m['id']}"
+        return label if label and label.startswith("@") else f"@{m['id']}"  # a user or a user group
+
+    return _REFERENCE.sub(one, text)
 
 
 @dataclass(frozen=True)
@@ -66,7 +88,7 @@ class TerminalSurface:
         self._forms: dict[str, dict[str, Any]] = {}
 
     def _print(self, text: str) -> None:
-        print(redact(text), file=self._out, flush=True)
+        print(plain_references(redact(text)), file=self._out, flush=True)
 
     def _where(self, channel: str) -> str:
         return f"[#{channel}] " if self._show_channels else ""

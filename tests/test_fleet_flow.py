@@ -297,5 +297,5 @@ async def test_collect_diagnostics_clicked_in_the_terminal_answers_under_the_sto
         assert await run_line(s, f"/click {EscalationAction.DIAGNOSTICS} {state['incident_id']}") == "ok"
         said = out.getvalue()[shown:]
         assert "That incident is closed" not in said
-        assert "[#C0INCIDENT] :mag: <@U0ONCALL> asked for diagnostics of 2 failing pod(s)" in said
+        assert "[#C0INCIDENT] :mag: @U0ONCALL asked for diagnostics of 2 failing pod(s)" in said
         assert f"{DAEMON_DOWN_POD}-daemon-logs.log" in said and f"{DAEMON_DOWN_POD}-pod-status.txt" in said

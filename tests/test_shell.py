@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.sandbox.seed import DAEMON_DOWN_POD
 from bot.shell import SANDBOX_APPROVER, SANDBOX_USER, run_shell
+from bot.terminal import plain_references
 from config.settings import Environment, Policy, Settings
 
 FAST = {"timeouts": {"restart_poll_interval": 0.05, "restart_ready": 10}}
@@ -108,15 +109,15 @@ async def test_deny_reason_given_on_the_click_line_reaches_the_requester(tmp_pat
         await out.wait_for("/click restart.deny ")
         type_(f"/as {SANDBOX_APPROVER}")
         type_("/click restart.deny last a build is running, wait 10 min")
-        told = await out.wait_for(f"was denied by <@{SANDBOX_APPROVER}>: a build is running, wait 10 min")
-        assert f"Denied by <@{SANDBOX_APPROVER}>: a build is running" in told  # the request itself
+        told = await out.wait_for(f"was denied by @{SANDBOX_APPROVER}: a build is running, wait 10 min")
+        assert f"Denied by @{SANDBOX_APPROVER}: a build is running" in told  # the request itself
 
 
 async def test_expired_request_is_announced_in_the_shell(tmp_path: Path) -> None:
     async with sandbox_shell(tmp_path, approvals={"ttl_seconds": 1}) as (type_, out):
         type_(f"/codex restart {DAEMON_DOWN_POD}")
         await out.wait_for("/click restart.approve ")
-        await out.wait_for(f"<@{SANDBOX_USER}>, your restart of {DAEMON_DOWN_POD} expired without a decision")
+        await out.wait_for(f"@{SANDBOX_USER}, your restart of {DAEMON_DOWN_POD} expired without a decision")
         assert "Expired at" in out.getvalue()
 
 
@@ -174,3 +175,14 @@ async def test_files_the_sandbox_printed_still_open_after_quit(tmp_path: Path) -
     ]
     assert printed and printed[0].is_file(), out.getvalue()
     assert "Cannot connect to the Docker daemon" in printed[0].read_text()
+
+
+def test_slack_references_read_plainly_in_a_terminal() -> None:
+    assert plain_references("<@U0ONCALL> asked in <#C0OPS|ops>; paging <!subteam^S0SRE>") == (
+        "@U0ONCALL asked in #ops; paging @S0SRE"
+    )
+    assert plain_references("comment on <file:///tmp/c.md|acme/widgets#7>") == (
+        "comment on acme/widgets#7 (file:///tmp/c.md)"
+    )
+    usage = "/codex validate <pod> [--issue owner/repo#N]"
+    assert plain_references(usage) == usage, "usage placeholders are not links"
