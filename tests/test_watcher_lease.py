@@ -36,11 +36,13 @@ def surface_of(w: World) -> Surface:
 
 
 @contextlib.asynccontextmanager
-async def replica(w: World) -> AsyncIterator[Runtime]:
-    """Another bot process running the watcher: its own clients, the same store, cluster and GitHub."""
+async def replica(w: World, *, watching: bool = True) -> AsyncIterator[Runtime]:
+    """Another bot process: its own clients, the same store, cluster and GitHub; ``watching``: its
+    watcher runs in the background (else only what the test calls runs)."""
     surface = surface_of(w)
     runtime = await open_runtime(w.settings, group_members=surface.group_members)
-    runtime.background = [asyncio.create_task(watch_failed_workflows(runtime.deps, surface))]
+    if watching:
+        runtime.background = [asyncio.create_task(watch_failed_workflows(runtime.deps, surface))]
     try:
         yield runtime
     finally:
@@ -93,7 +95,7 @@ async def test_two_replicas_that_both_believe_they_lead_still_comment_once(tmp_p
         assert w.runtime is not None
         items = await w.runtime.deps.objects.list("workflows")
         [wf] = failed_linked(items, w.settings.policy, datetime.now(UTC))
-        async with replica(w) as other:
+        async with replica(w, watching=False) as other:  # a background round would be a third party
             both = await asyncio.gather(
                 comment_once(w.runtime.deps, surface_of(w), wf, Leads()),
                 comment_once(other.deps, surface_of(w), wf, Leads()),
