@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.flows.side_notes import try_post
 from bot.surface import Attachment, Message, MessageRef, Surface
 from handlers.errors import ExternalError
 
@@ -42,8 +43,5 @@ async def attach(
     refused = await try_attach(surface, thread, files, comment=comment)
     if refused is None:
         return True
-    try:
-        await surface.post(thread.channel, not_attached(what, refused, then=then), thread=thread)
-    except ExternalError as e:  # the same outage, most likely: the log is all that is left
-        log.error("could not tell the thread that files were not attached: %s", e.message)
+    await try_post(surface, thread.channel, not_attached(what, refused, then=then), thread=thread)
     return False

@@ -16,6 +16,7 @@ from bot.deps import Deps
 from bot.flows.attach import attach
 from bot.flows.diagnostics import collect_for
 from bot.flows.registry import ActionInvocation, Actor, Invocation, action, background, current_actor, flow
+from bot.flows.side_notes import try_post
 from bot.render.diagnostics import attachments
 from bot.render.fleet import (
     EscalationAction,
@@ -139,7 +140,7 @@ async def _page(
         link = await surface.permalink(posted)
         where = f"<#{posted.channel}>" + (f": <{link}|the page>" if link else ".")
         text = f":rotating_light: Escalated in {where}"
-        await _post_quietly(surface, origin, Message(text=text))
+        await try_post(surface, origin.channel, Message(text=text), thread=origin)
     return out
 
 
@@ -161,17 +162,9 @@ async def _send_webhook(
         out.failed.append(e.for_user())
         note = f":warning: {e.for_user()}"
     if ref is not None:
-        await _post_quietly(surface, ref, Message(text=note))
+        await try_post(surface, ref.channel, Message(text=note), thread=ref)
     else:
         log.warning("escalation webhook: %s", note)
-
-
-async def _post_quietly(surface: Surface, thread: MessageRef, message: Message) -> None:
-    """A side note in a thread: its failure is logged, never allowed to undo the page's record."""
-    try:
-        await surface.post(thread.channel, message, thread=thread)
-    except CodexError:
-        log.exception("could not post a note in the thread %s/%s", thread.channel, thread.ts)
 
 
 def page_ref(state: dict[str, Any]) -> MessageRef | None:

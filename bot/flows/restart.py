@@ -20,9 +20,9 @@ from bot.flows.restart_notify import (
     permalink,
     redraw,
     tell_requester,
-    try_post,
 )
 from bot.flows.restart_recovery import alive
+from bot.flows.side_notes import try_post
 from bot.live import LiveMessage
 from bot.render.restart import (
     REASON_LIMIT,
@@ -200,11 +200,9 @@ async def run_approved(deps: Deps, surface: Surface, approval: Approval) -> Rest
     await redraw(deps, surface, approval, f"{outcome}\n{final.text}")
     requester = await tell_requester(deps, surface, approval, final)
     files = result_attachments(result)
+    comment, what = "Last `docker info` output and sidecar log lines:", "The last `docker info` and log lines"
     for parent in dict.fromkeys(p for p in (thread, requester) if p is not None):
-        comment = "Last `docker info` output and sidecar log lines:"
-        await attach(
-            surface, parent, files, comment=comment, what="The last `docker info` output and log lines"
-        )
+        await attach(surface, parent, files, comment=comment, what=what)
     return result
 
 

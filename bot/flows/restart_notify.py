@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.deps import Deps
+from bot.flows.side_notes import try_post
 from bot.render.restart import approval_message
 from bot.store import Approval, AuditEntry
 from bot.surface import Message, MessageRef, Surface
@@ -52,16 +53,6 @@ async def tell_requester(
         posted = await try_post(surface, thread.channel, message, thread=thread)
         return thread if posted is not None else None
     return await try_post(surface, approval.requester, message)
-
-
-async def try_post(
-    surface: Surface, channel: str, message: Message, *, thread: MessageRef | None = None
-) -> MessageRef | None:
-    try:
-        return await surface.post(channel, message, thread=thread)
-    except ExternalError:
-        log.warning("could not post to %s", channel, exc_info=True)
-        return None
 
 
 async def permalink(surface: Surface, ref: MessageRef | None) -> str | None:

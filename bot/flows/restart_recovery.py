@@ -20,7 +20,8 @@ from datetime import timedelta
 
 from bot.deps import Deps
 from bot.flows.registry import background
-from bot.flows.restart_notify import BOT_USER, KIND, audit, message_ref, redraw, tell_requester, try_post
+from bot.flows.restart_notify import BOT_USER, KIND, audit, message_ref, redraw, tell_requester
+from bot.flows.side_notes import try_post
 from bot.render.restart import interrupted_notice, interrupted_outcome
 from bot.store import Approval
 from bot.surface import Surface

@@ -19,6 +19,7 @@ from bot.flows.attach import attach
 from bot.flows.capture import capture_failing
 from bot.flows.gated import OperationFailed, approved, expire_as_shown, request, run_approved, thread_of
 from bot.flows.registry import ActionInvocation, Invocation, action, flow
+from bot.flows.side_notes import try_post
 from bot.render.rollback import (
     applied_message,
     capture_note,
@@ -30,7 +31,7 @@ from bot.render.rollback import (
 )
 from bot.store import Approval
 from bot.surface import Attachment, Message, MessageRef
-from handlers.errors import CodexError, Conflict, NotFound, UsageError
+from handlers.errors import Conflict, NotFound, UsageError
 from handlers.issue_ref import IssueRef, parse_issue_ref
 from handlers.rollback import (
     Capture,
@@ -184,12 +185,8 @@ async def on_rollback_approved(act: ActionInvocation) -> None:
 
 async def _say(act: ActionInvocation, thread: MessageRef | None, message: Message) -> None:
     """A note in the request's thread; Slack refusing it must not stop the approved rollback."""
-    if thread is None:
-        return
-    try:
-        await act.surface.post(thread.channel, message, thread=thread)
-    except CodexError:
-        log.exception("could not post a note in the rollback request's thread")
+    if thread is not None:
+        await try_post(act.surface, thread.channel, message, thread=thread)
 
 
 async def _open_pull_request(
