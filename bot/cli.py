@@ -10,12 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from bot.commands import SPECS, Verb
-from bot.oneshot import one_shot
+from bot.oneshot import EXIT_OK, EXIT_USAGE, one_shot
 from bot.serve import serve
 from bot.shell import run_shell
 from config.settings import ConfigError, Settings, load_settings
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
